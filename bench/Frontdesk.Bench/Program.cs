@@ -1,0 +1,2 @@
+Console.WriteLine("usage: bench <command>");
+return 2;
