@@ -1,0 +1,36 @@
+using System.Text.Json;
+
+namespace Frontdesk.Audit;
+
+public sealed record AuditEntry(long Seq, DateTimeOffset At, string Actor, string Action, string? Entity, string? EntityId, JsonElement Detail);
+
+/// <summary>Writes and reads the tamper-evident audit trail (hash chain in the database trigger).</summary>
+public static class AuditLog
+{
+    const string InsertSql = """
+        insert into audit_trail (clinic_id, actor, action, entity, entity_id, detail)
+        values (@ClinicId, @Actor, @Action, @Entity, @EntityId, @Detail::jsonb)
+        """;
+
+    /// <summary>Appends a row in the session's transaction, so it commits or rolls back with the change it records.</summary>
+    public static Task WriteAsync(DbSession session, Guid clinicId, string action, string? entity, string? entityId,
+        object? detail, CancellationToken ct, string? actor = null) =>
+        session.ExecuteAsync(InsertSql, new
+        {
+            ClinicId = clinicId,
+            Actor = actor ?? session.Claims.Actor,
+            Action = action,
+            Entity = entity,
+            EntityId = entityId,
+            Detail = JsonSerializer.Serialize(detail ?? new { }),
+        }, ct);
+
+    public static Task<IReadOnlyList<AuditEntry>> ReadAsync(DbSession session, Guid clinicId, int limit, long? beforeSeq, CancellationToken ct) =>
+        session.QueryAsync<AuditEntry>("""
+            select seq, at, actor, action, entity, entity_id, detail
+            from audit_trail
+            where clinic_id = @ClinicId and (@Before::bigint is null or seq < @Before)
+            order by seq desc
+            limit @Limit
+            """, new { ClinicId = clinicId, Before = beforeSeq, Limit = limit }, ct);
+}

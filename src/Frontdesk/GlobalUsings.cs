@@ -1,0 +1,2 @@
+global using Frontdesk.Platform;
+global using Microsoft.AspNetCore.Http.HttpResults;

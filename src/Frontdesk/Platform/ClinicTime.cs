@@ -1,0 +1,21 @@
+using System.Globalization;
+
+namespace Frontdesk.Platform;
+
+/// <summary>Times as a clinic's callers hear and read them.</summary>
+public static class ClinicTime
+{
+    public static TimeZoneInfo Zone(string? timezone) =>
+        timezone is not null && TimeZoneInfo.TryFindSystemTimeZoneById(timezone, out var tz) ? tz : TimeZoneInfo.Utc;
+
+    public static bool IsKnownZone(string timezone) => TimeZoneInfo.TryFindSystemTimeZoneById(timezone, out _);
+
+    public static DateTimeOffset Local(DateTimeOffset utc, TimeZoneInfo zone) => TimeZoneInfo.ConvertTime(utc, zone);
+
+    /// <summary>"Tuesday 3 March at 10:30" in the clinic's zone.</summary>
+    public static string Spoken(DateTimeOffset at, TimeZoneInfo zone)
+    {
+        var local = Local(at, zone);
+        return local.ToString("dddd d MMMM 'at' HH:mm", CultureInfo.InvariantCulture);
+    }
+}

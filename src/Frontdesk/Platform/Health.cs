@@ -1,0 +1,33 @@
+namespace Frontdesk.Platform;
+
+public sealed record HealthView(string Status, bool Database, IReadOnlyList<string> PendingMigrations, IDictionary<string, string> Details);
+
+/// <summary>Named checks that features register (e.g. "sms": "not configured").</summary>
+public sealed class HealthDetails
+{
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<string>> _checks = new();
+    public void Add(string name, Func<string> check) => _checks[name] = check;
+    public IDictionary<string, string> Snapshot() => _checks.ToDictionary(kv => kv.Key, kv => kv.Value());
+}
+
+public static class Health
+{
+    public static void MapHealth(this IEndpointRouteBuilder app) =>
+        app.MapGet("/healthz", Check).WithTags("Health").AllowAnonymous();
+
+    static async Task<Results<Ok<HealthView>, JsonHttpResult<HealthView>>> Check(Db db, HealthDetails details, CancellationToken ct)
+    {
+        IReadOnlyList<string> pending;
+        try
+        {
+            await using var s = await db.BeginAsync(RequestClaims.AsSystem(SystemPath.Health), ct);
+            pending = await Migrator.PendingAsync(await s.ConnectionAsync(ct), ct);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            return TypedResults.Json(new HealthView("unavailable", false, [], details.Snapshot()), statusCode: 503);
+        }
+        var view = new HealthView(pending.Count == 0 ? "ok" : "migrations pending", true, pending, details.Snapshot());
+        return pending.Count == 0 ? TypedResults.Ok(view) : TypedResults.Json(view, statusCode: 503);
+    }
+}

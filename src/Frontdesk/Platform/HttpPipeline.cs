@@ -1,0 +1,115 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using Npgsql;
+
+namespace Frontdesk.Platform;
+
+/// <summary>Request limits and the mapping of failures to problem+json: no stack trace or SQL ever
+/// reaches a client.</summary>
+public static partial class HttpPipeline
+{
+    public static void UseBodyLimit(this WebApplication app, long maxBytes)
+    {
+        app.Use(async (http, next) =>
+        {
+            if (http.Request.ContentLength > maxBytes)
+            {
+                await TooLarge(http, maxBytes);
+                return;
+            }
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } f)
+                f.MaxRequestBodySize = maxBytes;
+            // Chunked bodies have no Content-Length: count what is read (also under TestServer,
+            // which does not enforce Kestrel's limit).
+            http.Request.Body = new LimitedStream(http.Request.Body, maxBytes);
+            await next(http);
+        });
+    }
+
+    static Task TooLarge(HttpContext http, long maxBytes)
+    {
+        http.Response.StatusCode = 413;
+        return TypedResults.Problem(statusCode: 413, type: Problems.PayloadTooLarge, title: "Request body too large",
+            detail: $"The limit is {maxBytes} bytes.").ExecuteAsync(http);
+    }
+
+    public static void UseProblemExceptions(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = Status,
+            ExceptionHandler = async http =>
+            {
+                var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+                var status = Status(error);
+                var (type, title) = status switch
+                {
+                    400 => (Problems.MalformedRequest, "The request could not be read"),
+                    409 => (Problems.Conflict, "Conflicts with existing data"),
+                    413 => (Problems.PayloadTooLarge, "Request body too large"),
+                    415 => (Problems.UnsupportedMediaType, "Unsupported content type"),
+                    499 => (Problems.MalformedRequest, "Client closed the request"),
+                    503 => (Problems.Unavailable, "The database is unavailable"),
+                    _ => (Problems.Internal, "Something went wrong on our side"),
+                };
+                if (status >= 500)
+                    Log.Unhandled(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Frontdesk"), error?.GetType().Name ?? "unknown", http.TraceIdentifier, error);
+                http.Response.StatusCode = status;
+                // The detail of a BadHttpRequestException names the parameter or the JSON position,
+                // never a value: safe to return and useful to the caller.
+                var detail = error is BadHttpRequestException b ? b.Message : null;
+                await TypedResults.Problem(statusCode: status, type: type, title: title, detail: detail,
+                    extensions: new Dictionary<string, object?> { ["traceId"] = http.TraceIdentifier }).ExecuteAsync(http);
+            },
+        });
+    }
+
+    static int Status(Exception? e) => e switch
+    {
+        // Minimal APIs wrap the body-limit exception in a 400 "failed to read parameter".
+        BadHttpRequestException { InnerException: BadHttpRequestException { StatusCode: 413 } } => 413,
+        BadHttpRequestException b => b.StatusCode,
+        PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ExclusionViolation } => 409,
+        PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } => 403,
+        NpgsqlException { IsTransient: true } => 503,
+        OperationCanceledException => 499,
+        _ => 500,
+    };
+
+    static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled {ExceptionType} in request {TraceId}")]
+        public static partial void Unhandled(ILogger logger, string exceptionType, string traceId, Exception? exception);
+    }
+
+    sealed class LimitedStream(Stream inner, long max) : Stream
+    {
+        long _read;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        int Count(int n)
+        {
+            _read += n;
+            if (_read > max)
+                throw new BadHttpRequestException($"Request body too large: the limit is {max} bytes.", StatusCodes.Status413PayloadTooLarge);
+            return n;
+        }
+    }
+}

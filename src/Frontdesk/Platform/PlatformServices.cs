@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace Frontdesk.Platform;
+
+public static class PlatformServices
+{
+    public static IServiceCollection AddFrontdeskPlatform(this IServiceCollection services, IConfiguration config)
+    {
+        services.AddOptions<FrontdeskOptions>()
+            .Configure<IConfiguration>(FrontdeskOptions.Bind)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<FrontdeskOptions>>().Value);
+        services.AddSingleton<DevSecrets>();
+        services.AddSingleton<HealthDetails>();
+
+        // The database starts with the host (DatabaseStarter) and stops when the container disposes it.
+        services.AddSingleton(sp => DatabaseHost.StartAsync(
+                sp.GetRequiredService<FrontdeskOptions>(),
+                sp.GetRequiredService<IHostEnvironment>().IsDevelopment(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("Frontdesk.Database"),
+                CancellationToken.None).GetAwaiter().GetResult());
+        services.AddSingleton(sp => sp.GetRequiredService<DatabaseHost>().DataSource);
+        services.AddSingleton<Db>();
+        services.AddHostedService<DatabaseStarter>();
+
+        // Problems raised by the framework itself (status code pages, binding) get our stable types too.
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            var p = ctx.ProblemDetails;
+            if (p.Type is null || p.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+                p.Type = Problems.ForStatus(p.Status ?? ctx.HttpContext.Response.StatusCode);
+        });
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            // Missing required members and nulls in non-nullable ones are 400s, not silent defaults.
+            o.SerializerOptions.RespectNullableAnnotations = true;
+            o.SerializerOptions.RespectRequiredConstructorParameters = true;
+        });
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddOpenApi();
+
+        var otel = services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("frontdesk"))
+            .WithTracing(t => t.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddNpgsql())
+            .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddMeter("Npgsql")
+                .AddMeter("Frontdesk"));
+        if (!string.IsNullOrWhiteSpace(config["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            otel.UseOtlpExporter();
+        return services;
+    }
+
+    sealed class DatabaseStarter(IServiceProvider sp) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            sp.GetRequiredService<DatabaseHost>();
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Frontdesk.Platform;
+using Frontdesk.Tenancy;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Frontdesk.Tests.Infrastructure;
+
+/// <summary>The server under test, on the test cluster, with real JWTs. Shared by all tests: each
+/// test makes its own clinics, so none depends on another's rows.</summary>
+public sealed class FrontdeskFactory : WebApplicationFactory<Program>
+{
+    public const string JwtSecret = "test-secret-for-frontdesk-hs256-0123456789abcdef";
+    public static readonly byte[] SecretBytes = Auth.SecretBytes(JwtSecret);
+
+    public string DataDir { get; } = Path.Combine("/tmp", $"frontdesk-test-{Environment.ProcessId}", "data");
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("FRONTDESK_DATABASE_URL", TestCluster.AdminConnectionString);
+        builder.UseSetting("FRONTDESK_MIGRATE_ON_START", "false");
+        builder.UseSetting("FRONTDESK_JWT_SECRET", JwtSecret);
+        builder.UseSetting("FRONTDESK_DATA_DIR", DataDir);
+        builder.UseSetting("FRONTDESK_MASTER_KEY", Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()));
+        builder.UseSetting("FRONTDESK_PUBLIC_BASE_URL", "https://frontdesk.test");
+    }
+}
+
+public static class TestApp
+{
+    static readonly Lazy<FrontdeskFactory> Lazy = new(() =>
+    {
+        var f = new FrontdeskFactory();
+        f.CreateClient().Dispose(); // start now, so the first test's timing does not include start-up
+        return f;
+    });
+
+    public static FrontdeskFactory Factory => Lazy.Value;
+
+    public static Db Db => Factory.Services.GetRequiredService<Db>();
+
+    public static string Token(RequestClaims claims, TimeSpan? lifetime = null) =>
+        Auth.Mint(FrontdeskFactory.SecretBytes, claims, lifetime ?? TimeSpan.FromHours(1));
+
+    public static string ServiceToken() => Token(new RequestClaims(RequestClaims.ServiceRole, null, "test-service", null));
+
+    public static HttpClient Client(string? token)
+    {
+        var c = Factory.CreateClient();
+        if (token is not null) c.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return c;
+    }
+
+    public static HttpClient Service() => Client(ServiceToken());
+
+    public static HttpClient As(Guid clinicId, string appRole = "admin", string? sub = null) =>
+        Client(Token(RequestClaims.ForClinic(clinicId, sub ?? $"user-{appRole}-{Guid.NewGuid():N}", appRole)));
+
+    public static async Task<NpgsqlConnection> AdminConnectionAsync()
+    {
+        var c = new NpgsqlConnection(await TestCluster.AdminConnectionStringAsync());
+        await c.OpenAsync();
+        return c;
+    }
+
+    public static async Task<T?> ScalarAsync<T>(string sql, params object[] args)
+    {
+        await using var c = await AdminConnectionAsync();
+        await using var cmd = new NpgsqlCommand(sql, c);
+        foreach (var a in args) cmd.Parameters.Add(new NpgsqlParameter { Value = a });
+        var v = await cmd.ExecuteScalarAsync();
+        return v is null or DBNull ? default : (T)v;
+    }
+
+    public static async Task<int> ExecAsync(string sql, params object[] args)
+    {
+        await using var c = await AdminConnectionAsync();
+        await using var cmd = new NpgsqlCommand(sql, c);
+        foreach (var a in args) cmd.Parameters.Add(new NpgsqlParameter { Value = a });
+        return await cmd.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>A clinic made through the API for one test.</summary>
+public sealed record TestClinic(Guid Id, Guid PractitionerId, IReadOnlyList<Guid> SlotIds, IReadOnlyList<Guid> PatientIds)
+{
+    public static async Task<TestClinic> CreateAsync(int slots = 6, int patients = 2, DateTimeOffset? firstSlot = null,
+        string timezone = "Europe/London", string? name = null, object? extra = null)
+    {
+        using var svc = TestApp.Service();
+        var clinic = await Json(await svc.PostAsJsonAsync("/api/clinics", new { name = name ?? $"Clinic {Guid.NewGuid():N}", timezone }));
+        var id = clinic.GetProperty("id").GetGuid();
+        var practitioner = await Json(await svc.PostAsJsonAsync($"/api/clinics/{id}/practitioners", new { name = "Dr Test" }));
+        var pid = practitioner.GetProperty("id").GetGuid();
+        var start = firstSlot ?? NextWeekday(DateTimeOffset.UtcNow.AddDays(7));
+        var slotIds = new List<Guid>();
+        if (slots > 0)
+        {
+            var gen = await Json(await svc.PostAsJsonAsync($"/api/clinics/{id}/slots",
+                new { practitionerId = pid, startsAt = start, endsAt = start.AddMinutes(30 * slots), durationMinutes = 30 }));
+            slotIds.AddRange(gen.GetProperty("slots").EnumerateArray().Select(s => s.GetProperty("id").GetGuid()));
+        }
+        var patientIds = new List<Guid>();
+        for (var i = 0; i < patients; i++)
+        {
+            var p = await Json(await svc.PostAsJsonAsync($"/api/clinics/{id}/patients",
+                new { name = $"Patient {i}", phone = $"+1202555{Random.Shared.Next(1000, 9999)}" }));
+            patientIds.Add(p.GetProperty("id").GetGuid());
+        }
+        return new TestClinic(id, pid, slotIds, patientIds);
+    }
+
+    static DateTimeOffset NextWeekday(DateTimeOffset d)
+    {
+        var day = new DateTimeOffset(d.Year, d.Month, d.Day, 9, 0, 0, TimeSpan.Zero);
+        while (day.DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday) day = day.AddDays(1);
+        return day;
+    }
+
+    public static async Task<JsonElement> Json(HttpResponseMessage r)
+    {
+        var text = await r.Content.ReadAsStringAsync();
+        if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"{(int)r.StatusCode} {r.RequestMessage?.Method} {r.RequestMessage?.RequestUri}: {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
