@@ -168,15 +168,17 @@ alter table bookings add constraint bookings_no_overlap exclude using gist
 create table audit_trail (
   id          bigint generated always as identity primary key,
   clinic_id   uuid not null references clinics(id) on delete cascade,
-  seq         bigint not null,
+  -- seq, prev_hash and hash are set when the inserting transaction commits (audit_seal below);
+  -- no committed row lacks them.
+  seq         bigint,
   at          timestamptz not null default clock_timestamp(),
   actor       text not null,
   action      text not null,
   entity      text,
   entity_id   text,
   detail      jsonb not null default '{}'::jsonb,
-  prev_hash   bytea not null,
-  hash        bytea not null,
+  prev_hash   bytea,
+  hash        bytea,
   unique (clinic_id, seq)
 );
 create index audit_trail_clinic_seq on audit_trail (clinic_id, seq desc);
@@ -192,25 +194,33 @@ language sql immutable as $$
     p_actor, p_action, coalesce(p_entity, ''), coalesce(p_entity_id, ''), p_detail::text), 'UTF8'))
 $$;
 
--- Chains each row to the previous row of its clinic. The advisory lock serializes appends per
--- clinic so seq and prev_hash come from the row committed just before; it is transaction-scoped,
--- so it is released with the commit that makes the row visible.
-create or replace function public.audit_chain() returns trigger
+-- Chains each row to the previous row of its clinic, at commit time. The advisory lock serializes
+-- sealing per clinic so seq and prev_hash come from the row committed just before. Sealing in a
+-- deferred trigger rather than at insert keeps the lock for the commit alone: held from the insert,
+-- it would also cover the client's round trip to send COMMIT, and concurrent bookings of one clinic
+-- would queue behind it.
+create or replace function public.audit_seal() returns trigger
 language plpgsql security definer set search_path = public, pg_temp as $$
 declare
   v_prev record;
+  v_seq bigint;
+  v_prev_hash bytea;
+  v_at timestamptz := clock_timestamp();
 begin
   perform pg_advisory_xact_lock(hashtextextended('audit:' || new.clinic_id::text, 0));
   select seq, hash into v_prev from audit_trail
-   where clinic_id = new.clinic_id order by seq desc limit 1;
-  new.seq := coalesce(v_prev.seq, 0) + 1;
-  new.prev_hash := coalesce(v_prev.hash, '\x'::bytea);
-  new.at := clock_timestamp();
-  new.hash := public.audit_row_digest(new.prev_hash, new.clinic_id, new.seq, new.at, new.actor,
-                                      new.action, new.entity, new.entity_id, new.detail);
-  return new;
+   where clinic_id = new.clinic_id and seq is not null order by seq desc limit 1;
+  v_seq := coalesce(v_prev.seq, 0) + 1;
+  v_prev_hash := coalesce(v_prev.hash, '\x'::bytea);
+  update audit_trail
+     set seq = v_seq, prev_hash = v_prev_hash, at = v_at,
+         hash = public.audit_row_digest(v_prev_hash, new.clinic_id, v_seq, v_at, new.actor, new.action,
+                                        new.entity, new.entity_id, new.detail)
+   where id = new.id;
+  return null;
 end $$;
-create trigger audit_chain before insert on audit_trail for each row execute function public.audit_chain();
+create constraint trigger audit_seal after insert on audit_trail
+  deferrable initially deferred for each row execute function public.audit_seal();
 
 -- First broken link of a clinic's chain (null when the chain verifies).
 create or replace function public.audit_verify(p_clinic_id uuid)

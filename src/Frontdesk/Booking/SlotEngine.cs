@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Frontdesk.Audit;
 
 namespace Frontdesk.Booking;
 
@@ -15,7 +14,8 @@ public sealed record SlotOutcome(int Status, JsonElement Raw, IReadOnlyList<Alte
     public bool Moved => Raw.TryGetProperty("moved", out var m) && m.ValueKind == JsonValueKind.True;
 }
 
-/// <summary>Claims, holds, moves and cancels through the SQL functions, which decide every race.
+/// <summary>Claims, holds, moves and cancels through the SQL functions, which decide every race
+/// and write the audit rows (created / moved / cancelled) in the same transaction.
 /// Shared by the REST functions, the voice tools and the booking page.</summary>
 public static class SlotEngine
 {
@@ -27,11 +27,7 @@ public static class SlotEngine
         var raw = await s.QuerySingleOrDefaultAsync<JsonElement>(
             "select public.claim_slot(@SlotId, @PatientId, @ClinicId, @Holder, @Source, @CallId)",
             new { SlotId = slotId, PatientId = patientId, ClinicId = clinicId, Holder = holder, Source = source, CallId = callId }, ct);
-        var outcome = await OutcomeAsync(s, clinicId, raw, ct);
-        if (outcome is { Status: 200, Created: true })
-            await AuditLog.WriteAsync(s, clinicId, "created", "booking", outcome.BookingId.ToString(),
-                new { slotId, patientId, source, callId }, ct);
-        return outcome;
+        return await OutcomeAsync(s, clinicId, raw, ct);
     }
 
     public static async Task<SlotOutcome> HoldAsync(DbSession s, Guid slotId, Guid clinicId, string holder, int ttlSeconds, CancellationToken ct)
@@ -47,21 +43,14 @@ public static class SlotEngine
         var raw = await s.QuerySingleOrDefaultAsync<JsonElement>(
             "select public.move_booking(@BookingId, @SlotId, @ClinicId)",
             new { BookingId = bookingId, SlotId = newSlotId, ClinicId = clinicId }, ct);
-        var outcome = await OutcomeAsync(s, clinicId, raw, ct);
-        if (outcome is { Status: 200, Moved: true })
-            await AuditLog.WriteAsync(s, clinicId, "moved", "booking", bookingId.ToString(),
-                new { slotId = newSlotId, previousSlotId = raw.GetProperty("previousSlotId").GetGuid() }, ct);
-        return outcome;
+        return await OutcomeAsync(s, clinicId, raw, ct);
     }
 
     public static async Task<SlotOutcome> CancelAsync(DbSession s, Guid bookingId, Guid clinicId, CancellationToken ct)
     {
         var raw = await s.QuerySingleOrDefaultAsync<JsonElement>(
             "select public.cancel_booking(@BookingId, @ClinicId)", new { BookingId = bookingId, ClinicId = clinicId }, ct);
-        var outcome = await OutcomeAsync(s, clinicId, raw, ct);
-        if (outcome.Status == 200)
-            await AuditLog.WriteAsync(s, clinicId, "cancelled", "booking", bookingId.ToString(), null, ct);
-        return outcome;
+        return await OutcomeAsync(s, clinicId, raw, ct);
     }
 
     static async Task<SlotOutcome> OutcomeAsync(DbSession s, Guid clinicId, JsonElement raw, CancellationToken ct)

@@ -49,6 +49,13 @@ public sealed class DatabaseHost : IAsyncDisposable
             // a pooled connection never carries a clinic into the next request, so the per-checkout
             // DISCARD ALL buys nothing and costs a statement.
             NoResetOnClose = true,
+            // The admin string the app login may be derived from disables pooling (migrations);
+            // request paths always pool.
+            Pooling = true,
+            // Request paths repeat a few hundred statement shapes; preparing them once per
+            // connection skips parse and plan on every call (the tenant preamble included).
+            MaxAutoPrepare = 256,
+            AutoPrepareMinUsages = 2,
         };
         if (csb.MaxPoolSize == 100) csb.MaxPoolSize = 150;
         var builder = new NpgsqlDataSourceBuilder(csb.ConnectionString);
