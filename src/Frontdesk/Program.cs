@@ -1,9 +1,12 @@
 using Frontdesk.Booking;
 using Frontdesk.Clinics;
+using Frontdesk.Privacy;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
     return await Commands.MigrateAsync(args);
+if (args is ["rotate-keys", ..])
+    return await Commands.RotateKeysAsync(args[1..]);
 
 var app = Frontdesk.FrontdeskApp.Build(args);
 await app.RunAsync();
@@ -26,6 +29,7 @@ public static class FrontdeskApp
         builder.Services.AddFrontdeskPlatform(builder.Configuration);   // options, PostgreSQL (local or URL), problems, OpenTelemetry
         builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
         builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
+        builder.Services.AddPrivacy(builder.Logging);                   // PII detector, envelope encryption, log redaction
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -44,6 +48,7 @@ public static class FrontdeskApp
         app.MapClaims();                                // seed Task 1: claim_slot_atomic, hold_slot
         app.MapBookings();                              // bookings: read, move, cancel
         app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
+        app.MapPrivacy();                               // seed Task 3: redact_and_store_pii, clinical notes, GDPR export
         return app;
     }
 }

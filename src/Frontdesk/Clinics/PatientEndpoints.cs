@@ -58,19 +58,15 @@ public static class PatientEndpoints
         return view is null ? Problems.NotFoundProblem("Patient") : TypedResults.Ok(view);
     }
 
-    /// <summary>GDPR erasure: personal fields are cleared and the row kept as a non-identifying
-    /// tombstone, so bookings and the audit chain still point at something.</summary>
+    /// <summary>GDPR erasure (Privacy/PatientData): contacts, identifiers and notes deleted, the data
+    /// key destroyed, the row kept as a non-identifying tombstone so bookings and the audit chain
+    /// still point at something.</summary>
     static async Task<Results<NoContent, ProblemHttpResult>> Erase(Guid clinicId, Guid patientId, HttpContext http, Db db, CancellationToken ct)
     {
-        var erased = await db.InTransactionAsync(http.Claims(), async s =>
-        {
-            var n = await s.ExecuteAsync("""
-                update patients set name = null, phone = null, email = null, erased_at = now()
-                where id = @Id and clinic_id = @ClinicId and erased_at is null
-                """, new { Id = patientId, ClinicId = clinicId }, ct);
-            if (n == 1) await AuditLog.WriteAsync(s, clinicId, "erased", "patient", patientId.ToString(), null, ct);
-            return n == 1;
-        }, ct);
+        var claims = http.Claims();
+        if (!claims.IsService && claims.AppRole is not ("admin" or null))
+            return Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may erase a patient");
+        var erased = await db.InTransactionAsync(claims, s => Frontdesk.Privacy.PatientData.EraseAsync(s, clinicId, patientId, ct), ct);
         return erased ? TypedResults.NoContent() : Problems.NotFoundProblem("Patient");
     }
 }

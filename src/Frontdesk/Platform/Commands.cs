@@ -15,4 +15,15 @@ public static class Commands
         Console.WriteLine(pending.Count == 0 ? "Migrations are current." : $"Still pending: {string.Join(", ", pending)}");
         return pending.Count == 0 ? 0 : 1;
     }
+
+    /// <summary><c>-- rotate-keys</c>: re-wraps every patient data key under FRONTDESK_MASTER_KEY, unwrapping
+    /// with the keys in FRONTDESK_MASTER_KEYS_RETIRED. Ciphertexts are not touched.</summary>
+    public static async Task<int> RotateKeysAsync(string[] args)
+    {
+        await using var app = Frontdesk.FrontdeskApp.Build(args);
+        var vault = app.Services.GetRequiredService<Frontdesk.Privacy.Vault>();
+        var count = await vault.RewrapAllAsync(app.Services.GetRequiredService<Db>(), CancellationToken.None);
+        Console.WriteLine($"Re-wrapped {count} patient data keys under {app.Services.GetRequiredService<Frontdesk.Privacy.IKeyEncryptionKeys>().CurrentKeyId}.");
+        return 0;
+    }
 }

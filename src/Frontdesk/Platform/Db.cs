@@ -51,6 +51,8 @@ public enum SystemPath
     Worker,
     /// <summary>Health check: reads the migration table.</summary>
     Health,
+    /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>
+    KeyRotation,
 }
 
 /// <summary>

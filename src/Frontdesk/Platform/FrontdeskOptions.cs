@@ -18,6 +18,9 @@ public sealed class FrontdeskOptions
 
     public string? MasterKey { get; set; }
 
+    /// <summary>Comma-separated base64 keys that still unwrap data keys until `-- rotate-keys` runs.</summary>
+    public string? RetiredMasterKeys { get; set; }
+
     public string? PublicBaseUrl { get; set; }
 
     /// <summary>Largest request body accepted, in bytes (413 beyond).</summary>
@@ -35,6 +38,7 @@ public sealed class FrontdeskOptions
         o.DataDir = c["FRONTDESK_DATA_DIR"] ?? o.DataDir;
         o.JwtSecret = c["FRONTDESK_JWT_SECRET"] ?? o.JwtSecret;
         o.MasterKey = c["FRONTDESK_MASTER_KEY"] ?? o.MasterKey;
+        o.RetiredMasterKeys = c["FRONTDESK_MASTER_KEYS_RETIRED"] ?? o.RetiredMasterKeys;
         o.PublicBaseUrl = c["FRONTDESK_PUBLIC_BASE_URL"] ?? o.PublicBaseUrl;
         if (long.TryParse(c["FRONTDESK_MAX_BODY_BYTES"], out var max)) o.MaxRequestBodyBytes = max;
         if (bool.TryParse(c["FRONTDESK_MIGRATE_ON_START"], out var m)) o.MigrateOnStart = m;
