@@ -1,0 +1,38 @@
+using System.Buffers;
+using System.Text.RegularExpressions;
+
+namespace Frontdesk.Privacy.Detection;
+
+/// <summary>
+/// Dates that a nearby cue ("born on", "date of birth", "DOB") marks as a birth date. A bare date is an appointment
+/// as often as a birthday, so without a cue nothing is emitted.
+/// </summary>
+internal sealed partial class DateOfBirthRecognizer : IRecognizer
+{
+    private static readonly SearchValues<string> Cues = Context.Words(
+        "born", "date of birth", "dob", "d.o.b", "birthday", "birth date", "birthdate", "date-of-birth");
+
+    public IEnumerable<string> Types => [PiiTypes.DateOfBirth];
+
+    public void Recognize(string text, List<DetectedEntity> candidates)
+    {
+        if (text.AsSpan().IndexOfAny(Cues) < 0) return;
+        foreach (var m in Pattern().EnumerateMatches(text))
+        {
+            if (!Context.Before(text, m.Index, 45, Cues)) continue;
+            candidates.Add(text, PiiTypes.DateOfBirth, m.Index, m.Index + m.Length, 0.9);
+        }
+    }
+
+    private const string Month =
+        "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\\.?";
+
+    [GeneratedRegex(
+        @"(?<![\w/.-])(?:" +
+        @"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})" +
+        @"|\d{4}-\d{1,2}-\d{1,2}" +
+        @"|(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?(?:\s+of)?\s+" + Month + @"(?:,?\s+(?:\d{4}|'?\d{2}))?" +
+        @"|" + Month + @"\s+(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?" +
+        @")(?![\w/])", RegexOptions.IgnoreCase)]
+    private static partial Regex Pattern();
+}
