@@ -41,12 +41,14 @@ internal sealed class NameRecognizer : IRecognizer
         "ask for", "asking for", "calling for", "calling about", "on behalf of", "patient", "user:", "by", "starring",
         "with", "add", "married to", "husband", "wife", "son", "daughter", "mother", "father", "partner", "heard",
         "dear", "hi", "hello", "thanks", "thank you", "from", "regards,", "said", "to",
+        "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss", "mx", "mx.", "dr", "dr.", "prof", "prof.", "sir", "dame", "nurse",
     ];
 
     public IEnumerable<string> Types => [PiiTypes.Name];
 
     public void Recognize(string text, List<DetectedEntity> candidates)
     {
+        var found = new List<DetectedEntity>();
         var words = Words.Split(text);
         var i = 0;
         while (i < words.Count)
@@ -58,9 +60,26 @@ internal sealed class NameRecognizer : IRecognizer
             }
             var runEnd = i; // inclusive
             while (runEnd + 1 < words.Count && Joins(text, words, runEnd)) runEnd++;
-            Score(text, words, i, runEnd, candidates);
+            Score(text, words, i, runEnd, found);
             i = runEnd + 1;
         }
+
+        // Names come in lists: "Monjeau, Graves and Reed". A likely name lifts its neighbours in the list.
+        for (var k = 0; k < found.Count; k++)
+        {
+            var boosted = found[k].Confidence;
+            if (k > 0 && IsListed(text, found[k - 1], found[k]) && found[k - 1].Confidence >= 0.45) boosted += 0.15;
+            if (k + 1 < found.Count && IsListed(text, found[k], found[k + 1]) && found[k + 1].Confidence >= 0.45) boosted += 0.15;
+            if (found[k].Confidence >= 0.4) found[k] = found[k] with { Confidence = Math.Min(0.9, boosted) };
+        }
+        candidates.AddRange(found);
+    }
+
+    private static bool IsListed(string text, DetectedEntity a, DetectedEntity b)
+    {
+        if (b.StartPos < a.EndPos) return false;
+        var gap = text.AsSpan(a.EndPos, b.StartPos - a.EndPos);
+        return gap is ", " or " and " or " & " or " or " or ", and ";
     }
 
     /// <summary>Whether the next word continues the run: same line, one space (or ". " after an initial), capitalised or a particle.</summary>
@@ -101,7 +120,14 @@ internal sealed class NameRecognizer : IRecognizer
             else title = false;
             first++;
         }
-        while (last >= first && (IsEveryday(Value(text, words[last])) || Stop.Contains(Value(text, words[last])) || words[last].Length == 1)) last--;
+        // A trailing everyday word is dropped unless a given name or initial vouches for it ("John Hughes", "Mary Park").
+        while (last >= first)
+        {
+            var w = Value(text, words[last]);
+            var vouched = last > first && (words[last - 1].Length == 1 || Lexicons.FirstNames.Contains(Value(text, words[last - 1])));
+            if (!(Stop.Contains(w) || words[last].Length == 1 || (IsEveryday(w) && !vouched))) break;
+            last--;
+        }
         if (first > last) return;
         if (last - first + 1 > MaxTokens) return;
 
@@ -128,7 +154,7 @@ internal sealed class NameRecognizer : IRecognizer
         }
         if (tokens == 0) return;
 
-        var cue = title || HasCueBefore(text, start) || HasCueAfter(text, end);
+        var cue = title || HasCueBefore(text, start) || HasCueAfter(text, start, end);
         var ownLine = IsOwnLine(text, start, end);
         var sentenceStart = IsSentenceStart(text, start);
         double score;
@@ -142,10 +168,10 @@ internal sealed class NameRecognizer : IRecognizer
         }
         else
         {
-            var value = text.AsSpan(start, end - start);
-            var everyday = Lexicons.CommonWords.Contains(value);
-            score = firstIsGiven && !everyday ? (sentenceStart ? 0.55 : 0.6)
-                : known > 0 && !everyday ? 0.45
+            var everyday = IsEveryday(text.Substring(start, end - start));
+            score = everyday ? 0.3
+                : firstIsGiven ? (sentenceStart ? 0.55 : 0.6)
+                : known > 0 ? (sentenceStart ? 0.45 : 0.55)
                 : 0.3;
             if (cue) score = everyday ? 0.55 : 0.85;
         }
@@ -173,10 +199,19 @@ internal sealed class NameRecognizer : IRecognizer
         return false;
     }
 
-    private static bool HasCueAfter(string text, int end)
+    private static bool HasCueAfter(string text, int start, int end)
     {
+        // A speaker label in a transcript: "Matthew: Remember me?"
+        if (end < text.Length && text[end] == ':' && IsLineStart(text, start)) return true;
         var after = text.AsSpan(end, Math.Min(16, text.Length - end)).TrimStart(" ,");
         return after.StartsWith("speaking", StringComparison.OrdinalIgnoreCase) || after.StartsWith("here", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static bool IsLineStart(string text, int index)
+    {
+        var s = index;
+        while (s > 0 && text[s - 1] is ' ' or '\t' or '>') s--;
+        return s == 0 || text[s - 1] == '\n';
     }
 
     private static bool IsOwnLine(string text, int start, int end)
