@@ -113,8 +113,12 @@ internal sealed partial class AddressRecognizer : IRecognizer
             var at = onNewLine ? pos + lineBreak.Length : pos;
             var lineFields = 0;
             var lineEnd = at;
+            var previousWasPostcode = false;
             while (Field().Match(text, lineEnd) is { Success: true } f && f.Index == lineEnd)
             {
+                // Two number groups in a row are a phone or an account number, not a postcode.
+                if (f.Groups["post"].Success && previousWasPostcode) break;
+                previousWasPostcode = f.Groups["post"].Success;
                 var g = f.Groups["f"];
                 fields.Add((g.Index, g.Index + g.Length, f.Groups["unit"].Success ? 0.7 : 0.6));
                 lineEnd = f.Index + f.Length;

@@ -31,7 +31,7 @@ internal sealed class NameRecognizer : IRecognizer
         "ok", "please", "sorry", "god", "nhs", "gp", "mri", "ct", "x-ray", "covid", "ltd", "inc", "llc", "plc", "co", "corp",
         "hospital", "clinic", "surgery", "centre", "center", "university", "school", "bank", "united", "kingdom", "states",
         "america", "england", "london", "street", "north", "south", "east", "west", "new", "saint", "santa", "san", "lake",
-        "mount", "fort", "port", "i", "i'm", "i'll", "i've", "i'd", "the", "and", "or", "my", "our", "your",
+        "mount", "fort", "port", "will", "can", "shall", "would", "could", "should", "must", "did", "does", "i", "i'm", "i'll", "i've", "i'd", "the", "and", "or", "my", "our", "your",
     }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
     private static readonly string[] CuesBefore =

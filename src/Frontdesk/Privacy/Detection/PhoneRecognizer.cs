@@ -68,9 +68,9 @@ internal sealed partial class PhoneRecognizer(IReadOnlyList<string> regions) : I
     [GeneratedRegex(
         @"(?<![\w+\-./])(?:" +
         // international prefix, optionally with the "(0)" trunk digit
-        @"(?:\+\d{1,3}|00\d{1,3})[ .-]?(?:\(0\)[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){0,5}" +
+        @"(?:\+\d{1,3}|00\d{1,3})[ .-]?(?:\(0\)[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,12}(?:[ .-]\d{1,8}){0,5}" +
         // national: optional area code in brackets, then groups
-        @"|(?:\(\d{1,5}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,5}){0,5}" +
+        @"|(?:\(\d{1,5}\)[ .-]?)?\d{2,11}(?:[ .-]\d{2,8}){0,5}" +
         // digits read out one by one
         @"|\d(?:[ ]\d){6,14}" +
         @")(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,5})?(?![\w]|[.-]\d)",
