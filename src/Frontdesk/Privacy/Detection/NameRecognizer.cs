@@ -108,8 +108,20 @@ internal sealed class NameRecognizer : IRecognizer
         return false; // ALL CAPS reads as an acronym or a town on an envelope
     }
 
+    /// <summary>Words that make a capitalised run a place or an organisation ("Park Lane Surgery").</summary>
+    private static readonly FrozenSet<string> PlaceWords = new[]
+    {
+        "street", "st", "road", "rd", "lane", "avenue", "ave", "close", "crescent", "drive", "court", "place", "square", "way",
+        "mews", "terrace", "gardens", "grove", "boulevard", "surgery", "clinic", "hospital", "centre", "center", "practice",
+        "pharmacy", "university", "school", "college", "church", "ltd", "inc", "llc", "plc", "group", "trust", "council",
+    }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
     private static void Score(string text, List<Word> words, int first, int last, List<DetectedEntity> candidates)
     {
+        for (var k = first; k <= last; k++)
+        {
+            if (PlaceWords.Contains(Value(text, words[k]))) return;
+        }
         var title = false;
         // Leading titles and everyday words ("Please", "The") are not part of the name.
         while (first <= last)
