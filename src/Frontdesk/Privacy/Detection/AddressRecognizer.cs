@@ -19,6 +19,8 @@ internal sealed partial class AddressRecognizer : IRecognizer
         "address", "live at", "lives at", "living at", "live on", "lives on", "located at", "send", "sent to", "deliver",
         "post it", "moved to", "my house", "meet me at", "meet you at", "located", "taxi to", "drops you off", "return to");
 
+    private static readonly SearchValues<string> MilitaryMarks = Context.Words("apo ", "fpo ", "dpo ");
+
     public IEnumerable<string> Types => [PiiTypes.Address];
 
     private readonly record struct Core(int Start, int End, int BuildingEnd, double Score, bool Whole);
@@ -43,6 +45,7 @@ internal sealed partial class AddressRecognizer : IRecognizer
             if (z.Index >= coveredTo || !Overlaps(candidates, z.Index, z.Index + z.Length))
                 candidates.Add(text, PiiTypes.Address, z.Index, z.Index + z.Length, 0.85);
         }
+        if (!HasDigitRun(text, 5)) return;
         foreach (var m in StatePostal().EnumerateMatches(text))
         {
             if (!Overlaps(candidates, m.Index, m.Index + m.Length)) candidates.Add(text, PiiTypes.Address, m.Index, m.Index + m.Length, 0.6);
@@ -51,6 +54,17 @@ internal sealed partial class AddressRecognizer : IRecognizer
         {
             if (!Overlaps(candidates, m.Index, m.Index + m.Length)) candidates.Add(text, PiiTypes.Address, m.Index, m.Index + m.Length, 0.7);
         }
+    }
+
+    private static bool HasDigitRun(string text, int length)
+    {
+        var run = 0;
+        foreach (var c in text)
+        {
+            run = char.IsAsciiDigit(c) ? run + 1 : 0;
+            if (run == length) return true;
+        }
+        return false;
     }
 
     private static bool MayContainAddress(string text)
@@ -73,12 +87,18 @@ internal sealed partial class AddressRecognizer : IRecognizer
 
     private static void AddCores(string text, List<Core> cores)
     {
-        foreach (Match m in Military().Matches(text)) cores.Add(new Core(m.Index, m.Index + m.Length, -1, 0.9, true));
-        foreach (Match m in Corner().Matches(text)) cores.Add(new Core(m.Index, m.Index + m.Length, -1, 0.75, true));
+        if (text.AsSpan().IndexOfAny(MilitaryMarks) >= 0)
+        {
+            foreach (Match m in Military().Matches(text)) cores.Add(new Core(m.Index, m.Index + m.Length, -1, 0.9, true));
+        }
+        if (text.Contains("corner of", StringComparison.OrdinalIgnoreCase))
+        {
+            foreach (Match m in Corner().Matches(text)) cores.Add(new Core(m.Index, m.Index + m.Length, -1, 0.75, true));
+        }
         AddStreet(SuffixStreet().Matches(text), cores, 0.7);
         AddStreet(PrefixStreet().Matches(text), cores, 0.6);
         AddStreet(MorphemeStreet().Matches(text), cores, 0.6);
-        AddStreet(PoBox().Matches(text), cores, 0.7);
+        if (text.Contains("box", StringComparison.OrdinalIgnoreCase)) AddStreet(PoBox().Matches(text), cores, 0.7);
         AddStreet(NumberedStreet().Matches(text), cores, 0.55);
     }
 
@@ -100,7 +120,12 @@ internal sealed partial class AddressRecognizer : IRecognizer
         var score = core.Score + (Context.Before(text, core.Start, 45, Cues) ? 0.2 : 0);
         var start = core.Start;
         // A flat or suite written before the street on the same line belongs to it.
-        if (UnitBefore().Match(text[..start]) is { Success: true } before) start = before.Index;
+        var windowStart = Math.Max(0, start - 24);
+        foreach (var before in UnitBefore().EnumerateMatches(text.AsSpan(windowStart, start - windowStart)))
+        {
+            start = windowStart + before.Index;
+            break;
+        }
 
         var fields = new List<(int Start, int End, double Score)>();
         var end = core.End;
@@ -186,7 +211,7 @@ internal sealed partial class AddressRecognizer : IRecognizer
     private const string Cap = @"\p{Lu}[\p{L}'’\-]*\.?";
     private const string Particle = @"(?:de|des|del|dei|della|di|da|do|dos|das|la|le|les|du|d'|von|van|der|den|z|u|na|pod|nad|of|the|on)";
     private const string NameWord = "(?:" + Cap + "|" + Particle + @"(?=[ \t]+\p{Lu})|\d{1,3}(?:st|nd|rd|th))";
-    private const string NotUnit = @"(?!(?i:apt|apartment|suite|ste|unit|flat|floor|room)\b)";
+    private const string NotUnit = @"(?!(?i:apt|apartment|suite|ste|unit|flat|floor|room|january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b)";
     private const string Suffix =
         "(?i:street|st|road|rd|lane|ln|avenue|ave|close|crescent|cres|mews|drive|dr|court|ct|place|pl|square|sq|terrace|" +
         "way|boulevard|blvd|parkway|pkwy|circle|cir|gardens|gdns|grove|hill|row|walk|highway|hwy|green|park|rise|vale|" +
@@ -230,7 +255,7 @@ internal sealed partial class AddressRecognizer : IRecognizer
         @"\G[ \t]*,?[ \t]*(?<f>" +
         @"(?<unit>" + Unit + ")" +
         @"|(?<post>[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d|\d{5}-\d{4}|\d{3,5}(?:[ ]\d{2}(?!\d))?|\d{2}-\d{3})(?![\p{L}\d])" +
-        @"|(?<place>(?:\p{Lu}[\p{L}'’.\-]*|\(\p{L}+\))(?:[ \t]+(?:\p{Lu}[\p{L}'’.\-]*|\(\p{L}+\)|(?:de|del|la|le|u|na|am|im|an|upon|on|sur|en|di|da)(?=[ \t]+\p{Lu}))){0,4})" +
+        @"|(?<place>(?:\p{Lu}[\p{L}'’.\-]+|\(\p{L}+\))(?:[ \t]+(?:\p{Lu}[\p{L}'’.\-]*|\(\p{L}+\)|(?:de|del|la|le|u|na|am|im|an|upon|on|sur|en|di|da)(?=[ \t]+\p{Lu}))){0,4})" +
         @")(?![\p{L}\d])")]
     private static partial Regex Field();
 

@@ -16,11 +16,20 @@ internal sealed partial class DateOfBirthRecognizer : IRecognizer
 
     public void Recognize(string text, List<DetectedEntity> candidates)
     {
-        if (text.AsSpan().IndexOfAny(Cues) < 0) return;
-        foreach (var m in Pattern().EnumerateMatches(text))
+        // Dates are looked for only in the stretch after each cue.
+        var covered = 0;
+        var cue = text.AsSpan().IndexOfAny(Cues);
+        while (cue >= 0)
         {
-            if (!Context.Before(text, m.Index, 45, Cues)) continue;
-            candidates.Add(text, PiiTypes.DateOfBirth, m.Index, m.Index + m.Length, 0.9);
+            var from = Math.Max(cue, covered);
+            var to = Math.Min(text.Length, cue + 70);
+            foreach (var m in Pattern().EnumerateMatches(text.AsSpan(from, to - from)))
+            {
+                candidates.Add(text, PiiTypes.DateOfBirth, from + m.Index, from + m.Index + m.Length, 0.9);
+                covered = from + m.Index + m.Length;
+            }
+            var next = text.AsSpan(cue + 1).IndexOfAny(Cues);
+            cue = next < 0 ? -1 : cue + 1 + next;
         }
     }
 

@@ -15,10 +15,21 @@ internal sealed partial class EmailRecognizer : IRecognizer
                 candidates.Add(text, PiiTypes.Email, m.Index, m.Index + m.Length, 0.95);
         }
         // Spoken emails always say "at" and end in "dot" + a known top-level domain.
-        if (text.Contains(" dot ", StringComparison.OrdinalIgnoreCase))
+        if (!text.Contains(" dot ", StringComparison.OrdinalIgnoreCase)) return;
+        // The spoken pattern is costly to try at every word, so it runs only in a window around each " at ".
+        var covered = 0;
+        for (var at = text.IndexOf(" at ", StringComparison.OrdinalIgnoreCase); at >= 0;
+             at = text.IndexOf(" at ", at + 4, StringComparison.OrdinalIgnoreCase))
         {
-            foreach (var m in Spoken().EnumerateMatches(text))
-                candidates.Add(text, PiiTypes.Email, m.Index, m.Index + m.Length, 0.85);
+            var from = Math.Max(covered, at - 80);
+            while (from > covered && from < at && !char.IsWhiteSpace(text[from - 1])) from++;
+            var to = Math.Min(text.Length, at + 80);
+            foreach (var m in Spoken().EnumerateMatches(text.AsSpan(from, to - from)))
+            {
+                if (m.Index + from > at) break;
+                candidates.Add(text, PiiTypes.Email, from + m.Index, from + m.Index + m.Length, 0.85);
+                covered = from + m.Index + m.Length;
+            }
         }
     }
 

@@ -16,6 +16,8 @@ internal sealed partial class HealthRecognizer : IRecognizer
         "allergic to", "allergy to", "allergies to", "allergic reaction to", "reaction to", "intolerant to", "intolerance to",
         "allergies:", "allergies are", "allergy is", "allergic to both", "anaphylaxis");
 
+    private static readonly SearchValues<string> ClauseBreaks = Context.Words(" and i ", " but ", " and i'm ", " and he ", " and she ", " also ");
+
     private static readonly SearchValues<string> MedicalCues = Context.Words(
         "history of", "diagnosed with", "diagnosis of", "suffer from", "suffering from", "suffers from", "suffered from",
         "i have", "i've got", "i have got", "i had", "he has", "she has", "living with", "treated for", "treatment for",
@@ -63,7 +65,9 @@ internal sealed partial class HealthRecognizer : IRecognizer
 
     private static (Lexicon? Lexicon, int Last) LongestEntry(string text, List<Word> words, int i)
     {
-        for (var last = Math.Min(words.Count - 1, i + MaxPhraseWords - 1); last >= i; last--)
+        var first = text.AsSpan(words[i].Start, words[i].Length);
+        var phrase = Lexicons.Medications.StartsPhrase(first) || Lexicons.Conditions.StartsPhrase(first) || Lexicons.Allergens.StartsPhrase(first);
+        for (var last = phrase ? Math.Min(words.Count - 1, i + MaxPhraseWords - 1) : i; last >= i; last--)
         {
             if (!Words.SingleSpaced(text, words, i, last)) continue;
             var span = text.AsSpan(words[i].Start, words[last].End - words[i].Start);
@@ -96,8 +100,12 @@ internal sealed partial class HealthRecognizer : IRecognizer
     {
         // The cue must be in the same sentence: back to the last full stop, question mark or line break.
         var from = start;
-        while (from > 0 && start - from < 60 && text[from - 1] is not ('.' or '?' or '!' or '\n')) from--;
-        if (text.AsSpan(from, start - from).IndexOfAny(AllergyCues) >= 0) return true;
+        while (from > 0 && start - from < 60 && text[from - 1] is not ('.' or '?' or '!' or '\n' or ';')) from--;
+        var before = text.AsSpan(from, start - from);
+        // A new clause ("... and I take", "but") ends the allergy list.
+        for (var clause = before.IndexOfAny(ClauseBreaks); clause >= 0; clause = before.IndexOfAny(ClauseBreaks))
+            before = before[(clause + 1)..];
+        if (before.IndexOfAny(AllergyCues) >= 0) return true;
         var after = text.AsSpan(end, Math.Min(12, text.Length - end));
         return after.StartsWith(" allerg", StringComparison.OrdinalIgnoreCase);
     }

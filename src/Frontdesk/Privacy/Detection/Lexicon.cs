@@ -12,15 +12,22 @@ internal sealed class Lexicon
     private readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> _all;
     private readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> _cueOnly;
 
-    private Lexicon(IEnumerable<string> entries, IEnumerable<string> cueOnly)
+    private readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> _phraseStarts;
+
+    private Lexicon(IReadOnlyCollection<string> entries, IEnumerable<string> cueOnly)
     {
         _all = entries.ToFrozenSet(StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
+        _phraseStarts = entries.Where(e => e.Contains(' ', StringComparison.Ordinal)).Select(e => e[..e.IndexOf(' ', StringComparison.Ordinal)])
+            .ToFrozenSet(StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
         _cueOnly = cueOnly.ToFrozenSet(StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public int Count => _all.Set.Count;
 
     public bool Contains(ReadOnlySpan<char> entry) => _all.Contains(entry);
+
+    /// <summary>True when some multi-word entry starts with this word: only then are longer phrases worth trying.</summary>
+    public bool StartsPhrase(ReadOnlySpan<char> word) => _phraseStarts.Contains(word);
 
     /// <summary>True when the entry is also an everyday word and counts only after a cue.</summary>
     public bool NeedsCue(ReadOnlySpan<char> entry) => _cueOnly.Contains(entry);
