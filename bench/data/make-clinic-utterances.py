@@ -80,7 +80,7 @@ uk_addresses = ["14 Elm Grove, Leeds LS6 2AB", "27 Harley Street, London W1G 9QY
 us_addresses = ["123 Main St, Springfield, IL 62704", "4500 Oak Avenue, Apt 12, Austin, TX 78701",
                 "77 Maple Drive, Denver, CO 80203", "908 Lakeview Blvd, Seattle, WA 98109", "15 Pine Street, Boston, MA 02108",
                 "2200 Sunset Boulevard, Suite 300, Los Angeles, CA 90026", "61 Cedar Court, Portland, OR 97205"]
-dobs = ["14 March 1985", "3rd of July 1962", "12/05/1990", "09/23/1978", "January 5th, 2001", "1975-11-30", "the 21st of June 1949",
+dobs = ["14 March 1985", "3rd of July 1962", "12/05/1990", "09/23/1978", "January 5th, 2001", "1975-11-30", "21st of June 1949",
         "28.02.1993", "May 17, 1988"]
 conditions = ["asthma", "type 2 diabetes", "high blood pressure", "heart failure", "epilepsy", "COPD", "arthritis",
               "migraines", "hypothyroidism", "depression", "atrial fibrillation", "kidney disease", "sleep apnoea", "angina"]

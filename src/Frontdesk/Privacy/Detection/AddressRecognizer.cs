@@ -244,7 +244,7 @@ internal sealed partial class AddressRecognizer : IRecognizer
     [GeneratedRegex(@"(?:\bthe[ \t]+)?\bcorner[ \t]+of[ \t]+(?<a>[^\n,?!]{3,60}?)[ \t]+and[ \t]+" + Cap + @"(?:[ \t]+(?:" + Cap + @"|\d{1,5}))*", RegexOptions.IgnoreCase)]
     private static partial Regex Corner();
 
-    [GeneratedRegex(@"(?:" + Unit + @")[ \t]+$")]
+    [GeneratedRegex(@"(?:" + Unit + @"),?[ \t]+$")]
     private static partial Regex UnitBefore();
 
     [GeneratedRegex(@"\G[ \t]*\r?\n(?:[ \t]*\r?\n)?[ \t>?*]*")]

@@ -40,7 +40,7 @@ internal sealed partial class DateOfBirthRecognizer : IRecognizer
         @"(?<![\w/.-])(?:" +
         @"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})" +
         @"|\d{4}-\d{1,2}-\d{1,2}" +
-        @"|(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?(?:\s+of)?\s+" + Month + @"(?:,?\s+(?:\d{4}|'?\d{2}))?" +
+        @"|\d{1,2}(?:st|nd|rd|th)?(?:\s+of)?\s+" + Month + @"(?:,?\s+(?:\d{4}|'?\d{2}))?" +
         @"|" + Month + @"\s+(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?" +
         // a bare year only straight after "born in"
         @"|(?<=\bborn\s+in\s+)(?:19|20)\d{2}" +

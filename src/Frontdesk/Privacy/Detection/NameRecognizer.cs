@@ -128,7 +128,7 @@ internal sealed class NameRecognizer : IRecognizer
         {
             var w = Value(text, words[first]);
             if (Titles.Contains(w)) title = true;
-            else if (!IsEveryday(w) && !Stop.Contains(w)) break;
+            else if (title || (!IsEveryday(w) && !Stop.Contains(w))) break; // after a title any capitalised word is a name
             else title = false;
             first++;
         }
@@ -136,7 +136,8 @@ internal sealed class NameRecognizer : IRecognizer
         while (last >= first)
         {
             var w = Value(text, words[last]);
-            var vouched = last > first && (words[last - 1].Length == 1 || Lexicons.FirstNames.Contains(Value(text, words[last - 1])));
+            var vouched = (last == first && title)
+                || (last > first && (words[last - 1].Length == 1 || Lexicons.FirstNames.Contains(Value(text, words[last - 1]))));
             if (!(Stop.Contains(w) || words[last].Length == 1 || (IsEveryday(w) && !vouched))) break;
             last--;
         }
