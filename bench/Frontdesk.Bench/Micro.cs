@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 
@@ -12,12 +13,16 @@ namespace Frontdesk.Bench;
 public sealed class Micro : IBenchCommand
 {
     public string Name => "micro";
-    public string Summary => "[--quick] [BenchmarkDotNet args]: BenchmarkDotNet micro benchmarks; --quick: detector p50/p95/p99";
+    public string Summary => "[--quick] [BenchmarkDotNet args]: BenchmarkDotNet micro benchmarks (run from the repo root); --quick: detector p50/p95/p99";
 
     public Task<int> RunAsync(string[] args)
     {
         if (args.Contains("--quick")) return Task.FromResult(Quick(runs: 10_000));
-        var config = DefaultConfig.Instance.WithOptions(ConfigOptions.DisableOptimizationsValidator);
+        // Results go under bin/ (ignored by git); P50 and P95 join the default mean and error columns.
+        var config = DefaultConfig.Instance
+            .WithArtifactsPath(Path.Combine(AppContext.BaseDirectory, "BenchmarkDotNet.Artifacts"))
+            .AddColumn(StatisticColumn.P50, StatisticColumn.P95)
+            .WithOptions(ConfigOptions.DisableOptimizationsValidator);
         var summaries = BenchmarkSwitcher.FromAssembly(typeof(Micro).Assembly).Run(args.Length == 0 ? ["--filter", "*"] : args, config);
         return Task.FromResult(summaries.Any(s => s.HasCriticalValidationErrors) ? 1 : 0);
     }
