@@ -29,8 +29,21 @@ public static class PrivacyServices
             return new LocalKeyEncryptionKeys(current, retired);
         });
         services.AddSingleton<Vault>();
+        services.AddHostedService<DetectorWarmUp>();
         services.AddRedaction(r => r.SetRedactor<ErasingRedactor>(new DataClassificationSet(FrontdeskTaxonomy.Personal)));
         logging.EnableRedaction();
         return services;
     }
+}
+
+/// <summary>Loads the detector's lexicons (~1.6 MB) at start, so the first caller does not pay ~0.3 s.</summary>
+sealed class DetectorWarmUp(Detection.PiiDetector detector) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        detector.Detect("Warm up: my name is Jane Doe, I live at 1 High Street and I have asthma.");
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
