@@ -153,9 +153,11 @@ create table bookings (
   updated_at       timestamptz not null default now(),
   cancelled_at     timestamptz,
   check (ends_at > starts_at),
-  foreign key (clinic_id, slot_id) references calendar_slots (clinic_id, id) on delete restrict,
+  -- NO ACTION rather than RESTRICT: deleting a whole clinic removes its slots and bookings in one
+  -- cascade, and NO ACTION checks at the end of that statement, RESTRICT at each row.
+  foreign key (clinic_id, slot_id) references calendar_slots (clinic_id, id),
   foreign key (clinic_id, patient_id) references patients (clinic_id, id) on delete set null (patient_id),
-  foreign key (clinic_id, practitioner_id) references practitioners (clinic_id, id) on delete restrict
+  foreign key (clinic_id, practitioner_id) references practitioners (clinic_id, id)
 );
 create index bookings_clinic on bookings (clinic_id, starts_at);
 -- At most one live booking per slot, whatever the code above it does.

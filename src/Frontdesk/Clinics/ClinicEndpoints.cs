@@ -19,6 +19,7 @@ public static class ClinicEndpoints
     public static void MapClinics(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/clinics", Create).WithTags("Clinics").RequireAuthorization(Auth.Policies.ServiceRole);
+        app.MapDelete("/api/clinics/{clinicId}", Delete).WithTags("Clinics").RequireAuthorization(Auth.Policies.ServiceRole);
 
         var clinic = app.MapGroup("/api/clinics/{clinicId}").WithTags("Clinics")
             .RequireAuthorization(Auth.Policies.Member)
@@ -63,6 +64,13 @@ public static class ClinicEndpoints
         }, ct);
         return TypedResults.Created($"/api/clinics/{view.Id}", view);
     }
+
+    /// <summary>Removes a clinic and everything it owns (its audit chain included): for offboarding and
+    /// for the validation run's throwaway clinics. service_role only.</summary>
+    static async Task<Results<NoContent, ProblemHttpResult>> Delete(Guid clinicId, HttpContext http, Db db, CancellationToken ct) =>
+        await db.InTransactionAsync(http.Claims(), s => s.ExecuteAsync("delete from clinics where id = @Id", new { Id = clinicId }, ct), ct) == 1
+            ? TypedResults.NoContent()
+            : Problems.NotFoundProblem("Clinic");
 
     static async Task<Results<Ok<ClinicView>, ProblemHttpResult>> Get(Guid clinicId, HttpContext http, Db db, CancellationToken ct) =>
         (await db.QueryOnceAsync<ClinicView>(http.Claims(), $"select {ClinicColumns} from clinics where id = @Id", new { Id = clinicId }, ct))

@@ -101,6 +101,23 @@ public class CrossTenantTests
     }
 
     [Fact]
+    public async Task Deleting_a_clinic_removes_everything_it_owns_and_only_service_role_may()
+    {
+        var (a, b, bBooking) = await TwoClinicsWithBookingAsync();
+        using var bAdmin = TestApp.As(b.Id);
+        Assert.Equal(HttpStatusCode.Forbidden, (await bAdmin.DeleteAsync($"/api/clinics/{b.Id}")).StatusCode);
+        using var svc = TestApp.Service();
+        Assert.Equal(HttpStatusCode.NoContent, (await svc.DeleteAsync($"/api/clinics/{b.Id}")).StatusCode);
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("""
+            select (select count(*) from bookings where clinic_id = $1) + (select count(*) from calendar_slots where clinic_id = $1)
+                 + (select count(*) from patients where clinic_id = $1) + (select count(*) from audit_trail where clinic_id = $1)
+            """, b.Id));
+        Assert.Equal(HttpStatusCode.NotFound, (await svc.DeleteAsync($"/api/clinics/{b.Id}")).StatusCode);
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from clinics where id = $1", a.Id));
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from bookings where id = $1", bBooking));
+    }
+
+    [Fact]
     public async Task Hundred_concurrent_requests_mixing_two_clinics_never_cross()
     {
         var (a, b, bBooking) = await TwoClinicsWithBookingAsync();
