@@ -1,5 +1,8 @@
 using Frontdesk.Booking;
+using Frontdesk.Calls;
 using Frontdesk.Clinics;
+using Frontdesk.FollowUp;
+using Frontdesk.Messaging;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
@@ -12,6 +15,9 @@ if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsN
 builder.Services.AddFrontdeskPlatform(builder.Configuration);   // options, PostgreSQL (local or URL), problems, OpenTelemetry
 builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
 builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
+builder.Services.AddMessaging(builder.Configuration);            // Twilio client, outbox worker and its SMS sender
+builder.Services.AddCalls();                                    // Vapi webhook: booking tools, assistant config
+builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
 
 var app = builder.Build();
 var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -30,6 +36,9 @@ app.MapSlots();                                 // slot generation and availabil
 app.MapClaims();                                // seed Task 1: claim_slot_atomic, hold_slot
 app.MapBookings();                              // bookings: read, move, cancel
 app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
+app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
+app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
+app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
 
 await app.RunAsync();
 return 0;
