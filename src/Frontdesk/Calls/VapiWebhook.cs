@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -15,7 +16,7 @@ public static partial class VapiWebhook
 {
     public static IServiceCollection AddCalls(this IServiceCollection services)
     {
-        services.AddSingleton<PublicUrl>();
+        services.TryAddSingleton<PublicUrl>();
         services.AddSingleton<AssistantConfig>();
         services.AddSingleton<IVapiTool, CheckAvailabilityTool>();
         services.AddSingleton<IVapiTool, BookAppointmentTool>();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Security;
 using Frontdesk.Audit;
 using Microsoft.AspNetCore.Mvc;
@@ -19,7 +20,7 @@ public static partial class TwilioEndpoints
     {
         var options = TwilioOptions.Load(config);
         services.AddSingleton(options);
-        services.AddSingleton<PublicUrl>();
+        services.TryAddSingleton<PublicUrl>();
         services.AddHttpClient<TwilioClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
         services.AddSingleton<IOutboxHandler, SmsSender>();
         services.AddOutbox();
