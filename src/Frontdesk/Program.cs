@@ -1,5 +1,8 @@
 using Frontdesk.Booking;
+using Frontdesk.Calls;
 using Frontdesk.Clinics;
+using Frontdesk.FollowUp;
+using Frontdesk.Messaging;
 using Frontdesk.Privacy;
 using Frontdesk.Tenancy;
 
@@ -30,6 +33,9 @@ public static class FrontdeskApp
         builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
         builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
         builder.Services.AddPrivacy(builder.Logging);                   // PII detector, envelope encryption, log redaction
+        builder.Services.AddMessaging(builder.Configuration);           // Twilio client, outbox worker and its SMS sender
+        builder.Services.AddCalls();                                    // Vapi webhook: booking tools, assistant config
+        builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -49,6 +55,9 @@ public static class FrontdeskApp
         app.MapBookings();                              // bookings: read, move, cancel
         app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
         app.MapPrivacy();                               // seed Task 3: redact_and_store_pii, clinical notes, GDPR export
+        app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
+        app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
+        app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         return app;
     }
 }

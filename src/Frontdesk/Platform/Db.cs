@@ -49,6 +49,9 @@ public enum SystemPath
     WebhookClinicResolution,
     /// <summary>Background workers (outbox, calendar) that act for every clinic.</summary>
     Worker,
+    /// <summary>Signature-verified provider callbacks (Twilio delivery status, inbound STOP/START)
+    /// that find the clinic's rows by provider ids or the receiving number.</summary>
+    ProviderCallback,
     /// <summary>Health check: reads the migration table.</summary>
     Health,
     /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>

@@ -1,0 +1,260 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Frontdesk.Calls;
+using Frontdesk.FollowUp;
+using Frontdesk.Messaging;
+using Frontdesk.Platform;
+using Frontdesk.Tenancy;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Frontdesk.Bench;
+
+/// <summary>
+/// bench load followup: end-of-call reports at 50 concurrent → time until a loopback Twilio
+/// receives each SMS; then tool calls (check_availability) at 100 concurrent → response time.
+/// Starts its own private cluster, the app (same registration methods as Program) and the fake.
+/// Args: [reports=500] [toolCalls=3000].
+/// </summary>
+public sealed class LoadFollowup : IBenchCommand
+{
+    public string Name => "load followup";
+    public string Summary => "end-of-call report → SMS at the fake Twilio (50 concurrent); tool-call latency (100 concurrent)";
+
+    const string AccountSid = "ACbench0000000000000000000000000";
+    const string AuthToken = "bench-twilio-token";
+    const string JwtSecret = "bench-secret-for-frontdesk-hs256-0123456789abcdef";
+
+    public async Task<int> RunAsync(string[] args)
+    {
+        var reports = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 500;
+        var toolCalls = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3000;
+
+        var dir = Path.Combine("/tmp", $"frontdesk-bench-{Environment.ProcessId}");
+        var pg = LocalPostgres.For(Path.Combine(dir, "pg"));
+        Console.WriteLine($"starting a private cluster in {dir}");
+        await pg.StartAsync(durable: false, CancellationToken.None);
+        try
+        {
+            var admin = pg.AdminConnectionString();
+            await Migrator.ApplyAsync(admin, CancellationToken.None);
+
+            var arrivals = new ConcurrentDictionary<string, long>();
+            await using var twilio = await StartFakeTwilioAsync(arrivals);
+            var twilioUrl = Address(twilio);
+            await using var app = await StartAppAsync(admin, twilioUrl, dir);
+            var baseUrl = Address(app);
+            Console.WriteLine($"app {baseUrl}, fake Twilio {twilioUrl}");
+
+            var (clinicId, secret) = await SeedClinicAsync(admin);
+            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(baseUrl) };
+            http.DefaultRequestHeaders.Add("X-Vapi-Secret", secret);
+
+            await FollowUpsAsync(http, arrivals, reports, concurrency: 50);
+            await ToolCallsAsync(http, toolCalls, concurrency: 100);
+            _ = clinicId;
+        }
+        finally
+        {
+            await pg.StopAsync();
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+        return 0;
+    }
+
+    static async Task FollowUpsAsync(HttpClient http, ConcurrentDictionary<string, long> arrivals, int n, int concurrency)
+    {
+        // Warm-up: JIT, pools, plans.
+        await RunReportsAsync(http, arrivals, 0, 50, concurrency, "warm");
+        var sent = new ConcurrentDictionary<string, long>();
+        var webhook = new ConcurrentBag<double>();
+        var wall = Stopwatch.StartNew();
+        await RunReportsAsync(http, arrivals, 1000, n, concurrency, "run", sent, webhook);
+        var until = DateTime.UtcNow.AddSeconds(60);
+        while (sent.Keys.Count(arrivals.ContainsKey) < n && DateTime.UtcNow < until) await Task.Delay(10);
+        wall.Stop();
+        var latencies = sent.Where(kv => arrivals.ContainsKey(kv.Key))
+            .Select(kv => Stopwatch.GetElapsedTime(kv.Value, arrivals[kv.Key]).TotalMilliseconds).ToList();
+        Console.WriteLine($"\nend-of-call report → SMS received by fake Twilio: {latencies.Count}/{n} delivered, {concurrency} concurrent, {wall.Elapsed.TotalSeconds:F1} s");
+        Print("report → SMS at Twilio", latencies);
+        Print("webhook response", webhook.ToList());
+    }
+
+    static async Task RunReportsAsync(HttpClient http, ConcurrentDictionary<string, long> arrivals, int offset, int n, int concurrency, string tag,
+        ConcurrentDictionary<string, long>? sent = null, ConcurrentBag<double>? webhook = null)
+    {
+        await Parallel.ForEachAsync(Enumerable.Range(offset, n), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, ct) =>
+        {
+            var phone = "+44790" + (1_000_000 + i + (tag == "warm" ? 5_000_000 : 0)).ToString(CultureInfo.InvariantCulture);
+            var body = JsonSerializer.Serialize(new
+            {
+                message = new
+                {
+                    type = "end-of-call-report",
+                    timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                    endedReason = "customer-ended-call",
+                    analysis = new { },
+                    artifact = new { transcript = "User: I'm interested in a rhinoplasty. Sorry, I have to go.", messages = Array.Empty<object>(),
+                        performanceMetrics = new { turnLatencies = new[] { new { turnLatency = 700 } } } },
+                    call = new { id = $"{tag}-{i}-{Guid.NewGuid():N}", status = "queued", cost = 0 },
+                    customer = new { number = phone },
+                },
+            });
+            var start = Stopwatch.GetTimestamp();
+            sent?.TryAdd(phone, start);
+            using var r = await http.PostAsync("/vapi/webhook", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), ct);
+            webhook?.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            r.EnsureSuccessStatusCode();
+        });
+        if (sent is null)
+        {
+            var until = DateTime.UtcNow.AddSeconds(30);
+            while (arrivals.Count < n && DateTime.UtcNow < until) await Task.Delay(10);
+        }
+    }
+
+    static async Task ToolCallsAsync(HttpClient http, int n, int concurrency)
+    {
+        await RunToolCallsAsync(http, 200, 100, null, null);
+        foreach (var c in new[] { 1, concurrency })
+        {
+            var count = c == 1 ? Math.Min(n, 500) : n;
+            var times = new ConcurrentBag<double>();
+            var server = new ConcurrentBag<double>();
+            var wall = Stopwatch.StartNew();
+            await RunToolCallsAsync(http, count, c, times, server);
+            wall.Stop();
+            Console.WriteLine($"\ntool-calls check_availability: {count} calls, {c} concurrent, {count / wall.Elapsed.TotalSeconds:F0} calls/s");
+            Print("tool-call response (client, loopback)", times.ToList());
+            Print("tool-call server time (Server-Timing)", server.ToList());
+        }
+    }
+
+    static async Task RunToolCallsAsync(HttpClient http, int count, int concurrency, ConcurrentBag<double>? times, ConcurrentBag<double>? server) =>
+            await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, ct) =>
+            {
+                var body = JsonSerializer.Serialize(new
+                {
+                    message = new
+                    {
+                        type = "tool-calls",
+                        timestamp = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                        toolCallList = new[] { new { id = "tc_" + Guid.NewGuid().ToString("N"), type = "function",
+                            function = new { name = "check_availability", arguments = new { partOfDay = i % 2 == 0 ? "morning" : "afternoon" } } } },
+                        call = new { id = "tools-" + Guid.NewGuid().ToString("N") },
+                        customer = new { number = "+447900999999" },
+                    },
+                });
+                var start = Stopwatch.GetTimestamp();
+                using var r = await http.PostAsync("/vapi/webhook", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), ct);
+                var text = await r.Content.ReadAsStringAsync(ct);
+                times?.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                if (r.Headers.TryGetValues("Server-Timing", out var st))
+                    server?.Add(double.Parse(st.First()["app;dur=".Length..], CultureInfo.InvariantCulture));
+                if (!r.IsSuccessStatusCode || !text.Contains("Free times", StringComparison.Ordinal))
+                    throw new InvalidOperationException($"tool call failed: {(int)r.StatusCode}");
+            });
+
+    static void Print(string what, List<double> ms)
+    {
+        if (ms.Count == 0) { Console.WriteLine($"  {what}: no samples"); return; }
+        ms.Sort();
+        double P(double p) => ms[Math.Min(ms.Count - 1, (int)Math.Ceiling(p * ms.Count) - 1)];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {what,-38} n={ms.Count,5}  p50={P(0.50),7:F1} ms  p95={P(0.95),7:F1} ms  p99={P(0.99),7:F1} ms  max={ms[^1],7:F1} ms"));
+    }
+
+    static async Task<(Guid, string)> SeedClinicAsync(string admin)
+    {
+        await using var conn = new NpgsqlConnection(admin);
+        await conn.OpenAsync();
+        var secret = "bench-vapi-" + Guid.NewGuid().ToString("N");
+        await using var cmd = new NpgsqlCommand("""
+            with c as (insert into clinics (name, timezone, vapi_secret) values ('Bench Clinic', 'Europe/London', $1) returning id),
+                 p as (insert into practitioners (clinic_id, name) select id, 'Dr Bench' from c returning id, clinic_id)
+            insert into calendar_slots (clinic_id, practitioner_id, starts_at, ends_at)
+            select p.clinic_id, p.id, d + interval '9 hours' + h * interval '30 minutes', d + interval '9 hours' + (h + 1) * interval '30 minutes'
+            from p, generate_series(date_trunc('day', now()) + interval '1 day', date_trunc('day', now()) + interval '60 days', interval '1 day') d,
+                 generate_series(0, 15) h
+            returning clinic_id
+            """, conn);
+        cmd.Parameters.AddWithValue(secret);
+        var id = (Guid)(await cmd.ExecuteScalarAsync())!;
+        return (id, secret);
+    }
+
+    static async Task<WebApplication> StartAppAsync(string admin, string twilioUrl, string dir)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["FRONTDESK_DATABASE_URL"] = admin.Replace("Pooling=false;", "", StringComparison.Ordinal),
+            ["FRONTDESK_MIGRATE_ON_START"] = "false",
+            ["FRONTDESK_JWT_SECRET"] = JwtSecret,
+            ["FRONTDESK_DATA_DIR"] = Path.Combine(dir, "data"),
+            ["FRONTDESK_PUBLIC_BASE_URL"] = "https://frontdesk.bench",
+            ["TWILIO_API_BASE_URL"] = twilioUrl,
+            ["TWILIO_ACCOUNT_SID"] = AccountSid,
+            ["TWILIO_AUTH_TOKEN"] = AuthToken,
+            ["TWILIO_FROM"] = "+15005550006",
+        });
+        // The same registration Program uses for these features.
+        builder.Services.AddFrontdeskPlatform(builder.Configuration);
+        builder.Services.AddFrontdeskAuth();
+        builder.Services.AddMessaging(builder.Configuration);
+        builder.Services.AddCalls();
+        builder.Services.AddFollowUp();
+        var app = builder.Build();
+        // Server time as the app sees it (from the first middleware to the response start).
+        app.Use(async (ctx, next) =>
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            ctx.Response.OnStarting(() =>
+            {
+                ctx.Response.Headers["Server-Timing"] = "app;dur=" + Stopwatch.GetElapsedTime(t0).TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture);
+                return Task.CompletedTask;
+            });
+            await next(ctx);
+        });
+        app.UseProblemExceptions();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapVapiWebhook();
+        app.MapFollowUp();
+        app.MapTwilio();
+        await app.StartAsync();
+        return app;
+    }
+
+    static async Task<WebApplication> StartFakeTwilioAsync(ConcurrentDictionary<string, long> arrivals)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        app.MapPost("/2010-04-01/Accounts/{sid}/Messages.json", async (string sid, HttpRequest request) =>
+        {
+            var form = await request.ReadFormAsync();
+            arrivals.TryAdd(form["To"].ToString(), Stopwatch.GetTimestamp());
+            var messageSid = "SM" + Guid.NewGuid().ToString("N");
+            return Results.Json(new { sid = messageSid, account_sid = sid, to = form["To"].ToString(), status = "queued" }, statusCode: 201);
+        });
+        await app.StartAsync();
+        return app;
+    }
+
+    static string Address(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+}

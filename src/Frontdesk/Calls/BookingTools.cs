@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Frontdesk.Audit;
+using Frontdesk.Booking;
+
+namespace Frontdesk.Calls;
+
+sealed record FreeSlot(Guid Id, DateTimeOffset StartsAt, string Practitioner);
+
+sealed record CallerBooking(Guid Id, DateTimeOffset StartsAt);
+
+/// <summary>Shared by the booking tools: arguments, and the caller as a patient of the clinic.</summary>
+static class ToolArgs
+{
+    public static string? Text(JsonElement args, string name, int max = 200) =>
+        args.Str(name) is { } s && !string.IsNullOrWhiteSpace(s) ? (s.Length > max ? s[..max] : s.Trim()) : null;
+
+    public static JsonObject Schema(params (string Name, string Type, string Description)[] properties) => new()
+    {
+        ["type"] = "object",
+        ["properties"] = new JsonObject(properties.Select(p => KeyValuePair.Create(p.Name,
+            (JsonNode?)new JsonObject { ["type"] = p.Type, ["description"] = p.Description }))),
+    };
+
+    public static string CallerPhone(VapiContext context) =>
+        Phone.ToE164(context.CustomerNumber, Phone.RegionForTimezone(context.Clinic.Timezone))
+        ?? throw new VapiToolException("I can't see the number you're calling from, so I can't do that by phone. Could I take your details for the team instead?");
+}
+
+/// <summary>check_availability {date?, partOfDay?, practitioner?, procedure?}: up to five free slots, spoken in the clinic's time.</summary>
+public sealed class CheckAvailabilityTool(Db db) : IVapiTool, IVapiToolSchema
+{
+    public string Name => "check_availability";
+    public string Description => "Finds up to five free appointment times. Returns spoken times, each with the slot id to book.";
+
+    public JsonObject Parameters() => ToolArgs.Schema(
+        ("date", "string", "Day wanted: YYYY-MM-DD, today, tomorrow or a weekday name. Optional."),
+        ("partOfDay", "string", "morning, afternoon or evening. Optional."),
+        ("practitioner", "string", "Practitioner name or part of it. Optional."),
+        ("procedure", "string", "Treatment the consultation is about. Optional."));
+
+    public async Task<string> InvokeAsync(VapiContext context, JsonElement arguments, CancellationToken ct)
+    {
+        var zone = ClinicTime.Zone(context.Clinic.Timezone);
+        var (from, to) = Day(ToolArgs.Text(arguments, "date", 40), zone);
+        var (hourFrom, hourTo) = ToolArgs.Text(arguments, "partOfDay", 40)?.ToLowerInvariant() switch
+        {
+            null => ((int?)null, (int?)null),
+            "morning" => (0, 12),
+            "afternoon" => (12, 17),
+            "evening" => (17, 24),
+            _ => throw new VapiToolException("Part of day should be morning, afternoon or evening."),
+        };
+        var practitioner = ToolArgs.Text(arguments, "practitioner", 100);
+        var slots = await db.QueryOnceAsync<FreeSlot>(context.Claims, """
+            select s.id, s.starts_at, p.name
+            from calendar_slots s
+            join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
+            where s.clinic_id = @ClinicId and s.starts_at > now() and s.claimed_by is null and not s.busy
+              and (s.hold_expires_at is null or s.hold_expires_at <= now())
+              and (@From::timestamptz is null or s.starts_at >= @From)
+              and (@To::timestamptz is null or s.starts_at < @To)
+              and (@HourFrom::int is null or extract(hour from s.starts_at at time zone @Tz) >= @HourFrom)
+              and (@HourTo::int is null or extract(hour from s.starts_at at time zone @Tz) < @HourTo)
+              and (@Practitioner::text is null or position(lower(@Practitioner) in lower(p.name)) > 0)
+            order by s.starts_at
+            limit 5
+            """, new
+        {
+            ClinicId = context.Clinic.Id, From = from, To = to, HourFrom = hourFrom, HourTo = hourTo,
+            Tz = context.Clinic.Timezone, Practitioner = practitioner,
+        }, ct);
+        if (slots.Count == 0)
+            return "There are no free times matching that. Would another day or time of day suit?";
+        var spoken = slots.Select(s => $"{ClinicTime.Spoken(s.StartsAt, zone)} with {s.Practitioner} (slotId {s.Id})");
+        return "Free times: " + string.Join("; ", spoken) + ". To book, call book_appointment with the chosen slotId.";
+    }
+
+    static (DateTimeOffset? From, DateTimeOffset? To) Day(string? text, TimeZoneInfo zone)
+    {
+        if (text is null) return (null, null);
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, zone).DateTime);
+        DateOnly day;
+        var t = text.ToLowerInvariant();
+        if (t == "today") day = today;
+        else if (t == "tomorrow") day = today.AddDays(1);
+        else if (Enum.TryParse<DayOfWeek>(t, ignoreCase: true, out var dow) && !int.TryParse(t, out _))
+            day = today.AddDays(((int)dow - (int)today.DayOfWeek + 7) % 7);
+        else if (DateOnly.TryParseExact(t, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) day = d;
+        else if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var dto))
+            day = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(dto, zone).DateTime);
+        else throw new VapiToolException("I didn't catch the date. Could you say the day again?");
+        return (Start(day, zone), Start(day.AddDays(1), zone));
+    }
+
+    static DateTimeOffset Start(DateOnly day, TimeZoneInfo zone)
+    {
+        var wall = day.ToDateTime(TimeOnly.MinValue);
+        while (zone.IsInvalidTime(wall)) wall = wall.AddMinutes(1);
+        return new DateTimeOffset(wall, zone.GetUtcOffset(wall));
+    }
+}
+
+/// <summary>book_appointment {slotId, patientName?, procedure?}: claims the slot for the caller through the slot engine.</summary>
+public sealed class BookAppointmentTool(Db db) : IVapiTool, IVapiToolSchema
+{
+    public string Name => "book_appointment";
+    public string Description => "Books a free slot (slotId from check_availability) for the caller, identified by the number they call from.";
+
+    public JsonObject Parameters()
+    {
+        var schema = ToolArgs.Schema(
+            ("slotId", "string", "The slotId from check_availability."),
+            ("patientName", "string", "The caller's full name, if given."),
+            ("procedure", "string", "The treatment the consultation is about, if known."));
+        schema["required"] = new JsonArray("slotId");
+        return schema;
+    }
+
+    public async Task<string> InvokeAsync(VapiContext context, JsonElement arguments, CancellationToken ct)
+    {
+        if (!Guid.TryParse(ToolArgs.Text(arguments, "slotId", 60), out var slotId))
+            throw new VapiToolException("I need the slotId of one of the times from check_availability.");
+        var phone = ToolArgs.CallerPhone(context);
+        var name = ToolArgs.Text(arguments, "patientName", 100);
+        var clinicId = context.Clinic.Id;
+
+        await using var s = await db.BeginAsync(context.Claims, ct);
+        var patientId = await s.QuerySingleOrDefaultAsync<Guid?>("""
+            select id from patients where clinic_id = @ClinicId and phone = @Phone and erased_at is null order by created_at limit 1
+            """, new { ClinicId = clinicId, Phone = phone }, ct);
+        if (patientId is null)
+        {
+            patientId = await s.QuerySingleOrDefaultAsync<Guid>(
+                "insert into patients (clinic_id, name, phone) values (@ClinicId, @Name, @Phone) returning id",
+                new { ClinicId = clinicId, Name = name, Phone = phone }, ct);
+            await AuditLog.WriteAsync(s, clinicId, "created", "patient", patientId.ToString(), new { source = "phone", callId = context.CallId }, ct);
+        }
+
+        var outcome = await SlotEngine.ClaimAsync(s, slotId, patientId.Value, clinicId, null, "phone", context.CallId, ct);
+        switch (outcome.Status)
+        {
+            case 200:
+                var booked = await s.QuerySingleOrDefaultAsync<FreeSlot>("""
+                    select b.id, b.starts_at, p.name from bookings b join practitioners p on p.clinic_id = b.clinic_id and p.id = b.practitioner_id
+                    where b.id = @Id
+                    """, new { Id = outcome.BookingId!.Value }, ct);
+                await s.CommitAsync(ct);
+                return $"Booked {ClinicTime.Spoken(booked!.StartsAt, ClinicTime.Zone(context.Clinic.Timezone))} with {booked.Practitioner}. " +
+                       $"Booking reference {outcome.BookingId}.";
+            case 409:
+                await s.CommitAsync(ct);
+                return outcome.Alternatives.Count == 0
+                    ? "Sorry, that slot was just taken and there are no other free times nearby. Would another day suit?"
+                    : $"Sorry, that slot was just taken. I can offer {SlotEngine.SpokenList(outcome.Alternatives)}. " +
+                      "Their slotIds in the same order: " + string.Join(", ", outcome.Alternatives.Select(a => a.SlotId)) + ".";
+            case 404:
+                throw new VapiToolException("I couldn't find that time. Let me check availability again.");
+            default:
+                throw new VapiToolException("I couldn't book that time. Let me check availability again.");
+        }
+    }
+}
+
+/// <summary>cancel_appointment {bookingId?}: cancels the caller's booking, or their next upcoming one.</summary>
+public sealed class CancelAppointmentTool(Db db) : IVapiTool, IVapiToolSchema
+{
+    public string Name => "cancel_appointment";
+    public string Description => "Cancels the caller's appointment: the given bookingId, or their next upcoming one.";
+
+    public JsonObject Parameters() => ToolArgs.Schema(("bookingId", "string", "Booking reference, if the caller has it. Optional."));
+
+    public async Task<string> InvokeAsync(VapiContext context, JsonElement arguments, CancellationToken ct)
+    {
+        var phone = ToolArgs.CallerPhone(context);
+        Guid? bookingId = null;
+        if (ToolArgs.Text(arguments, "bookingId", 60) is { } raw)
+            bookingId = Guid.TryParse(raw, out var b) ? b : throw new VapiToolException("That booking reference doesn't look right. Could you read it again?");
+
+        await using var s = await db.BeginAsync(context.Claims, ct);
+        // Only the caller's own bookings: a number cannot cancel someone else's appointment.
+        var booking = await s.QuerySingleOrDefaultAsync<CallerBooking>("""
+            select b.id, b.starts_at from bookings b
+            join patients p on p.clinic_id = b.clinic_id and p.id = b.patient_id
+            where b.clinic_id = @ClinicId and p.phone = @Phone and p.erased_at is null and b.status = 'confirmed'
+              and (@BookingId::uuid is null and b.starts_at > now() or b.id = @BookingId)
+            order by b.starts_at
+            limit 1
+            """, new { ClinicId = context.Clinic.Id, Phone = phone, BookingId = bookingId }, ct)
+            ?? throw new VapiToolException("I couldn't find an upcoming appointment for the number you're calling from.");
+        var outcome = await SlotEngine.CancelAsync(s, booking.Id, context.Clinic.Id, ct);
+        if (outcome.Status != 200)
+            throw new VapiToolException("I couldn't find an upcoming appointment for the number you're calling from.");
+        await s.CommitAsync(ct);
+        return $"Cancelled the appointment on {ClinicTime.Spoken(booking.StartsAt, ClinicTime.Zone(context.Clinic.Timezone))}.";
+    }
+}

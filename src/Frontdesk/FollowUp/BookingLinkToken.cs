@@ -1,0 +1,65 @@
+using System.Buffers.Binary;
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Frontdesk.FollowUp;
+
+/// <summary>What a booking link stands for.</summary>
+public sealed record BookingLink(Guid ClinicId, Guid LeadId, string Procedure, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// The token in {PUBLIC_BASE_URL}/book/{token}: which clinic, lead and procedure, until when —
+/// signed with HMAC-SHA256 under a key derived (HKDF) from the JWT secret, so it needs no table and
+/// cannot be forged or extended. Format: base64url(v1 payload) "." base64url(mac).
+/// Payload: version (1) · clinic (16) · lead (16) · expiry unix seconds (8, big-endian) · procedure (UTF-8).
+/// </summary>
+public sealed class BookingLinkToken
+{
+    const byte Version = 1;
+    const int FixedLength = 1 + 16 + 16 + 8;
+    public static readonly TimeSpan DefaultLifetime = TimeSpan.FromDays(14);
+
+    readonly byte[] _key;
+
+    public BookingLinkToken(byte[] secret) =>
+        _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, 32, info: Encoding.UTF8.GetBytes("frontdesk booking-link v1"));
+
+    public BookingLinkToken(DevSecrets secrets) : this(secrets.JwtSecret()) { }
+
+    public string Create(Guid clinicId, Guid leadId, string procedure, DateTimeOffset expiresAt)
+    {
+        var proc = Encoding.UTF8.GetBytes(procedure);
+        var payload = new byte[FixedLength + proc.Length];
+        payload[0] = Version;
+        clinicId.TryWriteBytes(payload.AsSpan(1, 16));
+        leadId.TryWriteBytes(payload.AsSpan(17, 16));
+        BinaryPrimitives.WriteInt64BigEndian(payload.AsSpan(33, 8), expiresAt.ToUnixTimeSeconds());
+        proc.CopyTo(payload, FixedLength);
+        return Base64Url.EncodeToString(payload) + "." + Base64Url.EncodeToString(HMACSHA256.HashData(_key, payload));
+    }
+
+    /// <summary>The link, or null when the token is malformed, forged or expired.</summary>
+    public BookingLink? Validate(string? token, DateTimeOffset now)
+    {
+        if (string.IsNullOrEmpty(token) || token.Length > 1024) return null;
+        var dot = token.IndexOf('.', StringComparison.Ordinal);
+        if (dot <= 0) return null;
+        byte[] payload, mac;
+        try
+        {
+            payload = Base64Url.DecodeFromChars(token.AsSpan(0, dot));
+            mac = Base64Url.DecodeFromChars(token.AsSpan(dot + 1));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+        if (payload.Length < FixedLength || payload[0] != Version) return null;
+        if (!CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(_key, payload), mac)) return null;
+        var expires = DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(payload.AsSpan(33, 8)));
+        if (expires <= now) return null;
+        return new BookingLink(new Guid(payload.AsSpan(1, 16)), new Guid(payload.AsSpan(17, 16)),
+            Encoding.UTF8.GetString(payload.AsSpan(FixedLength)), expires);
+    }
+}
