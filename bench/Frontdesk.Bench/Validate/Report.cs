@@ -5,7 +5,8 @@ using System.Text.Json.Serialization;
 namespace Frontdesk.Bench.Validate;
 
 /// <summary>One acceptance line of the seed's checklists, with what was measured.</summary>
-public sealed record CheckLine(string Text, bool Pass, string Measured);
+/// <summary>One acceptance line; Timing marks the seed's speed targets (measured, machine-dependent).</summary>
+public sealed record CheckLine(string Text, bool Pass, string Measured, bool Timing = false);
 
 public sealed class Section(string key, string title)
 {
@@ -18,9 +19,9 @@ public sealed class Section(string key, string title)
 
     [JsonIgnore] public bool Pass => Checks.Count > 0 && Checks.All(c => c.Pass);
 
-    public CheckLine Check(string text, bool pass, string measured)
+    public CheckLine Check(string text, bool pass, string measured, bool timing = false)
     {
-        var line = new CheckLine(text, pass, measured);
+        var line = new CheckLine(text, pass, measured, timing);
         Checks.Add(line);
         return line;
     }
@@ -68,7 +69,7 @@ public sealed class ValidationReport
             title = s.Title,
             pass = s.Pass,
             block = s.Block,
-            checks = s.Checks.Select(c => new { text = c.Text, pass = c.Pass, measured = c.Measured }),
+            checks = s.Checks.Select(c => new { text = c.Text, pass = c.Pass, measured = c.Measured, timing = c.Timing }),
             metrics = s.Metrics.ToDictionary(kv => kv.Key, kv => double.IsFinite(kv.Value) ? Math.Round(kv.Value, 2) : (double?)null),
         }),
     }, JsonOptions);
