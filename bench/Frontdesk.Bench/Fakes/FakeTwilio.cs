@@ -1,72 +1,143 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Frontdesk.Bench;
 
-public sealed record ReceivedSms(string Sid, string To, string From, string Body, long ReceivedTimestamp);
+/// <summary>A message the fake accepted; ReceivedTimestamp is Stopwatch ticks, for latency measurements.</summary>
+public sealed record FakeSms(string Sid, string To, string? From, string? MessagingServiceSid, string Body, string? StatusCallback, DateTimeOffset At, long ReceivedTimestamp);
 
-/// <summary>A loopback Twilio Messages API: checks Basic auth, answers 201 with Twilio's JSON shape,
-/// and records each message with the time it arrived.</summary>
+/// <summary>
+/// Twilio's Messages API on loopback (Kestrel, 127.0.0.1): Basic auth against the account, form
+/// fields, 201 bodies with a sid, error bodies {code, message, more_info, status}, and scripted
+/// failures per recipient (429/20429, 5xx, 21610, 21211…). Records every accepted message.
+/// </summary>
 public sealed class FakeTwilio : IAsyncDisposable
 {
-    public const string AccountSid = "ACfa4e000000000000000000000000beef";
+    public const string AccountSid = "AC0123456789abcdef0123456789abcdef";
     public const string AuthToken = "fake-twilio-auth-token-0123456789";
-    readonly WebApplication _app;
+    public const string From = "+15005550006";
 
-    public ConcurrentQueue<ReceivedSms> Messages { get; } = new();
-    public string Url { get; }
+    readonly ConcurrentQueue<FakeSms> _accepted = new();
+    readonly ConcurrentDictionary<string, ConcurrentQueue<(int Status, int Code)>> _scripts = new();
+    readonly ConcurrentDictionary<string, int> _attempts = new();
+    WebApplication? _app;
 
-    FakeTwilio(WebApplication app, string url)
+    public int Port { get; private set; }
+    public string Url => $"http://127.0.0.1:{Port}";
+    public IReadOnlyCollection<FakeSms> Accepted => _accepted;
+    int _badAuth;
+    public int BadAuth => _badAuth;
+
+    public static async Task<FakeTwilio> StartAsync()
     {
-        _app = app;
-        Url = url;
+        var fake = new FakeTwilio();
+        await fake.UpAsync(0);
+        return fake;
     }
 
-    public static async Task<FakeTwilio> StartAsync(int port = 0)
+    /// <summary>The next responses for <paramref name="to"/>, in order; after them, 201.</summary>
+    public void Script(string to, params (int Status, int Code)[] responses)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        FakeTwilio? self = null;
-        var expectedAuth = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{AccountSid}:{AuthToken}"));
-        app.MapPost("/2010-04-01/Accounts/{sid}/Messages.json", async (string sid, HttpContext http) =>
-        {
-            if (sid != AccountSid || http.Request.Headers.Authorization.ToString() != expectedAuth)
-                return Results.Json(new { code = 20003, message = "Authenticate", more_info = "https://www.twilio.com/docs/errors/20003", status = 401 }, statusCode: 401);
-            var form = await http.Request.ReadFormAsync();
-            var msg = new ReceivedSms("SM" + Guid.NewGuid().ToString("N"), form["To"].ToString(),
-                form["From"].ToString() is { Length: > 0 } f ? f : form["MessagingServiceSid"].ToString(), form["Body"].ToString(), Stopwatch.GetTimestamp());
-            self!.Messages.Enqueue(msg);
-            return Results.Json(new
-            {
-                sid = msg.Sid, account_sid = AccountSid, to = msg.To, from = msg.From, body = msg.Body, status = "queued",
-                num_segments = "1", direction = "outbound-api", api_version = "2010-04-01",
-                date_created = DateTimeOffset.UtcNow.ToString("r"), uri = $"/2010-04-01/Accounts/{AccountSid}/Messages/{msg.Sid}.json",
-            }, statusCode: 201);
-        });
-        await app.StartAsync();
-        self = new FakeTwilio(app, app.Urls.First());
-        return self;
+        var q = _scripts.GetOrAdd(to, _ => new ConcurrentQueue<(int, int)>());
+        foreach (var r in responses) q.Enqueue(r);
     }
 
-    /// <summary>Waits for a message to <paramref name="to"/> that arrived after <paramref name="sinceTimestamp"/>.</summary>
-    public async Task<ReceivedSms?> WaitForAsync(string to, long sinceTimestamp, TimeSpan timeout)
+    public int AttemptsFor(string to) => _attempts.TryGetValue(to, out var n) ? n : 0;
+
+    public IReadOnlyList<FakeSms> For(string to) => _accepted.Where(m => m.To == to).ToList();
+
+    public async Task<FakeSms> WaitForAsync(string to, TimeSpan timeout)
     {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
         {
-            var m = Messages.FirstOrDefault(x => x.To == to && x.ReceivedTimestamp >= sinceTimestamp);
-            if (m is not null) return m;
+            if (_accepted.FirstOrDefault(m => m.To == to) is { } m) return m;
+            await Task.Delay(20);
+        }
+        throw new TimeoutException($"no SMS to {to} within {timeout}");
+    }
+
+    /// <summary>A message to <paramref name="to"/> accepted after <paramref name="sinceTimestamp"/> (Stopwatch ticks), or null.</summary>
+    public async Task<FakeSms?> WaitForAsync(string to, long sinceTimestamp, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            if (_accepted.FirstOrDefault(m => m.To == to && m.ReceivedTimestamp >= sinceTimestamp) is { } m) return m;
             await Task.Delay(10);
         }
         return null;
     }
 
-    public ValueTask DisposeAsync() => _app.DisposeAsync();
+    /// <summary>Stops listening: senders get "connection refused" until <see cref="UpAsync"/>.</summary>
+    public async Task DownAsync()
+    {
+        if (_app is null) return;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _app = null;
+    }
+
+    /// <summary>Listens again on the same port (or a free one the first time).</summary>
+    public async Task UpAsync(int? port = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port ?? Port}");
+        var app = builder.Build();
+        app.MapPost("/2010-04-01/Accounts/{sid}/Messages.json", Create);
+        await app.StartAsync();
+        Port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+        _app = app;
+    }
+
+    async Task<IResult> Create(string sid, HttpRequest request)
+    {
+        var expected = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{AccountSid}:{AuthToken}"));
+        if (request.Headers.Authorization.ToString() != expected || sid != AccountSid)
+        {
+            Interlocked.Increment(ref _badAuth);
+            return Error(401, 20003, "Authenticate");
+        }
+        var form = await request.ReadFormAsync();
+        var to = form["To"].ToString();
+        var body = form["Body"].ToString();
+        if (to.Length == 0) return Error(400, 21604, "A 'To' phone number is required.");
+        if (body.Length == 0) return Error(400, 21602, "Message body is required.");
+        if (body.Length > 1600) return Error(400, 21617, "The concatenated message body exceeds the 1600 character limit.");
+        if (form["From"].Count == 0 && form["MessagingServiceSid"].Count == 0) return Error(400, 21603, "A 'From' phone number is required.");
+        _attempts.AddOrUpdate(to, 1, (_, n) => n + 1);
+        if (_scripts.TryGetValue(to, out var q) && q.TryDequeue(out var scripted))
+            return Error(scripted.Status, scripted.Code, scripted.Code switch
+            {
+                20429 => "Too Many Requests",
+                21610 => "Attempt to send to unsubscribed recipient",
+                21211 => $"The 'To' number {to} is not a valid phone number.",
+                _ => "Scripted failure",
+            });
+        var messageSid = "SM" + Guid.NewGuid().ToString("N");
+        _accepted.Enqueue(new FakeSms(messageSid, to, form["From"].FirstOrDefault(), form["MessagingServiceSid"].FirstOrDefault(), body,
+            form["StatusCallback"].FirstOrDefault(), DateTimeOffset.UtcNow, System.Diagnostics.Stopwatch.GetTimestamp()));
+        return Results.Json(new
+        {
+            sid = messageSid, account_sid = AccountSid, to, from = form["From"].FirstOrDefault(),
+            messaging_service_sid = form["MessagingServiceSid"].FirstOrDefault(), body, status = "queued",
+            num_segments = "1", direction = "outbound-api", api_version = "2010-04-01", error_code = (int?)null,
+            uri = $"/2010-04-01/Accounts/{AccountSid}/Messages/{messageSid}.json",
+        }, statusCode: 201);
+    }
+
+    static IResult Error(int status, int code, string message) => Results.Json(new
+    {
+        code, message, more_info = $"https://www.twilio.com/docs/errors/{code}", status,
+    }, statusCode: status);
+
+    public async ValueTask DisposeAsync() => await DownAsync();
 }

@@ -42,11 +42,11 @@ public static class Task2FollowUp
         s.Block.Add($"  {(smsMs < 5000 ? "✅" : "❌")} Execution time: {(double.IsNaN(smsMs) ? "no SMS observed" : $"{smsMs:F0} ms")}");
 
         // Replaying the same call: same ids, nothing sent.
-        var countBefore = run.Twilio?.Messages.Count ?? 0;
+        var countBefore = run.Twilio?.Accepted.Count ?? 0;
         var replay = await run.Api.PostAsync("/functions/v1/trigger_followup_sms", token, seed);
         await Task.Delay(800);
         var replaySame = replay.Ok && replay.Body.TryGetProperty("leadId", out var rl) && rl.ToString() == leadId;
-        var replaySent = (run.Twilio?.Messages.Count ?? 0) - countBefore;
+        var replaySent = (run.Twilio?.Accepted.Count ?? 0) - countBefore;
 
         // A real-shaped Vapi end-of-call report for a caller who asked about liquid rhinoplasty.
         var vapiCall = $"call-{Guid.NewGuid()}";
@@ -61,7 +61,7 @@ public static class Task2FollowUp
         var liquid = sms2 is not null && sms2.Body.Contains("liquid-rhino-guide.pdf", StringComparison.Ordinal);
         var dup = await run.Api.SendAsync(HttpMethod.Post, "/vapi/webhook", null, report, new Dictionary<string, string> { ["X-Vapi-Secret"] = c.VapiSecret });
         await Task.Delay(800);
-        var dupSms = run.Twilio?.Messages.Count(m => m.To == "+12025550187") ?? 0;
+        var dupSms = run.Twilio?.Accepted.Count(m => m.To == "+12025550187") ?? 0;
         var badSecret = await run.Api.SendAsync(HttpMethod.Post, "/vapi/webhook", null, report, new Dictionary<string, string> { ["X-Vapi-Secret"] = "wrong" });
 
         s.Check("Webhook triggered within 2s of hangup", r.Ms < 2000 && hook.Ms < 2000 && hook.Ok,

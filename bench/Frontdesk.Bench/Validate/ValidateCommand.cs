@@ -33,7 +33,8 @@ public sealed class ValidateCommand : IBenchCommand
         {
             if (local || args.Contains("--twilio-fake"))
             {
-                twilio = await FakeTwilio.StartAsync(int.TryParse(Opt("--twilio-fake-port"), out var port) ? port : 0);
+                twilio = new FakeTwilio();
+                await twilio.UpAsync(int.TryParse(Opt("--twilio-fake-port"), out var port) ? port : 0);
                 if (!local) progress.WriteLine($"fake Twilio listening on {twilio.Url}: the target must use TWILIO_API_BASE_URL={twilio.Url}, TWILIO_ACCOUNT_SID={FakeTwilio.AccountSid}, TWILIO_AUTH_TOKEN={FakeTwilio.AuthToken}");
             }
             if (local)

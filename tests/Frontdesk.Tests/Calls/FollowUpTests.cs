@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Frontdesk.Platform;
 using Frontdesk.Tests.Infrastructure;
+using Frontdesk.Bench;
 
 namespace Frontdesk.Tests.Calls;
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Frontdesk.Platform;
 using Frontdesk.Tests.Infrastructure;
+using Frontdesk.Bench;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 

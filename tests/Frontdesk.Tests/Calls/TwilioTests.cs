@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using Frontdesk.Messaging;
 using Frontdesk.Platform;
 using Frontdesk.Tests.Infrastructure;
+using Frontdesk.Bench;
 
 namespace Frontdesk.Tests.Calls;
 
