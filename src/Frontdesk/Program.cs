@@ -1,4 +1,5 @@
 using Frontdesk.Booking;
+using Frontdesk.Calendar;
 using Frontdesk.Clinics;
 using Frontdesk.Tenancy;
 
@@ -26,6 +27,7 @@ public static class FrontdeskApp
         builder.Services.AddFrontdeskPlatform(builder.Configuration);   // options, PostgreSQL (local or URL), problems, OpenTelemetry
         builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
         builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
+        builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -44,6 +46,7 @@ public static class FrontdeskApp
         app.MapClaims();                                // seed Task 1: claim_slot_atomic, hold_slot
         app.MapBookings();                              // bookings: read, move, cancel
         app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
+        app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
         return app;
     }
 }
