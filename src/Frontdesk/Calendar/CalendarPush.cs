@@ -35,7 +35,7 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
             update calendar_jobs j set locked_until = now() + make_interval(secs => @Lease)
               from due where j.id = due.id
             returning j.id, j.clinic_id, j.booking_id, j.version, j.attempts
-            """, new { Limit = limit, Lease = Math.Max(60, options.TimeoutSeconds * 8) }, ct);
+            """, new { Limit = limit, Lease = Math.Max(30, options.TimeoutSeconds * 6) }, ct);
         foreach (var job in jobs)
             await ApplyAsync(job, ct);
         return jobs.Count;
@@ -109,6 +109,13 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
         {
             await RetryAsync(job, e.Message, eventId, eventCalendar, generation, ct);
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutting down: hand the job back now rather than when the lease runs out (a crash
+            // leaves it to the lease). What already happened in Google is recorded so nothing repeats blindly.
+            await RetryAsync(job, "interrupted by shutdown", eventId, eventCalendar, generation, CancellationToken.None, countAttempt: false);
+            throw;
+        }
     }
 
     static JsonObject Times(BookingState s) => new()
@@ -161,14 +168,14 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
         }, ct);
 
     // Transient: durable backoff in the row, so a restart or another instance picks it up on time.
-    async Task RetryAsync(Job job, string error, string? eventId, string? eventCalendar, int generation, CancellationToken ct)
+    async Task RetryAsync(Job job, string error, string? eventId, string? eventCalendar, int generation, CancellationToken ct, bool countAttempt = true)
     {
         Log.WillRetry(log, job.BookingId, job.Attempts + 1);
         await db.QueryOnceAsync<int>(Worker, """
             with j as (
               update calendar_jobs
-                 set attempts = case when version = @Version then attempts + 1 else attempts end,
-                     next_attempt_at = case when version = @Version then now() + make_interval(secs => @Delay) else next_attempt_at end,
+                 set attempts = case when version = @Version and @Count then attempts + 1 else attempts end,
+                     next_attempt_at = case when version = @Version and @Count then now() + make_interval(secs => @Delay) else next_attempt_at end,
                      last_error = @Error, locked_until = null, updated_at = now()
                where id = @JobId
               returning 1)
@@ -179,7 +186,7 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
             returning 1
             """, new
         {
-            JobId = job.Id, job.Version, job.ClinicId, job.BookingId, Error = error, Delay = options.Backoff(job.Attempts).TotalSeconds,
+            JobId = job.Id, job.Version, job.ClinicId, job.BookingId, Error = error, Delay = options.Backoff(job.Attempts).TotalSeconds, Count = countAttempt,
             EventId = eventId, EventCalendar = eventCalendar, Generation = generation,
         }, ct);
     }
