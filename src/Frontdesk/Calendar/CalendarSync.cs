@@ -84,6 +84,14 @@ public sealed partial class CalendarSync(Db db, GoogleCalendarClient google, Cal
             state = "unknown";
             error = e.Message;
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutting down: release the lease so another instance syncs this calendar soon.
+            await db.QueryOnceAsync<int>(claims,
+                "update calendar_syncs set locked_until = null where clinic_id = @ClinicId and practitioner_id = @PractitionerId returning 1",
+                new { t.ClinicId, t.PractitionerId }, CancellationToken.None);
+            throw;
+        }
         if (state != "ok") Log.Unknown(log, t.ClinicId, t.PractitionerId);
         var next = state == "ok" ? TimeSpan.FromSeconds(options.SyncSeconds) : options.Backoff(2);
         // Conditional on calendar_id: a relink during the sync must not inherit this sync's token.

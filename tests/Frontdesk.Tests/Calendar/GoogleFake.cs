@@ -64,6 +64,8 @@ public sealed partial class GoogleFake : IAsyncDisposable
         public required JsonObject Body { get; set; }
         public string Status { get; set; } = "confirmed";
         public long Seq { get; set; }
+        /// <summary>Stopwatch timestamp of creation (the bench measures booking-to-event with it).</summary>
+        public long CreatedTimestamp { get; init; } = System.Diagnostics.Stopwatch.GetTimestamp();
         public DateTimeOffset Start => DateTimeOffset.Parse(Body["start"]!["dateTime"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
         public DateTimeOffset End => DateTimeOffset.Parse(Body["end"]!["dateTime"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
         public string? BookingId => Body["extendedProperties"]?["private"]?["frontdeskBookingId"]?.GetValue<string>();
