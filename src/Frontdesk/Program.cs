@@ -1,5 +1,6 @@
 using Frontdesk.Booking;
 using Frontdesk.Calls;
+using Frontdesk.Calendar;
 using Frontdesk.Clinics;
 using Frontdesk.FollowUp;
 using Frontdesk.Messaging;
@@ -36,6 +37,7 @@ public static class FrontdeskApp
         builder.Services.AddMessaging(builder.Configuration);           // Twilio client, outbox worker and its SMS sender
         builder.Services.AddCalls();                                    // Vapi webhook: booking tools, assistant config
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
+        builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -58,6 +60,7 @@ public static class FrontdeskApp
         app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
         app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
+        app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
         return app;
     }
 }

@@ -1,0 +1,97 @@
+using Npgsql;
+
+namespace Frontdesk.Calendar;
+
+/// <summary>In-process wake-up for the worker (a push notification, a sync request, a NOTIFY).</summary>
+public sealed class CalendarSignal : IDisposable
+{
+    readonly SemaphoreSlim _gate = new(0, 1);
+
+    public void Set()
+    {
+        try { _gate.Release(); }
+        catch (SemaphoreFullException) { /* already signalled */ }
+    }
+
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _gate.WaitAsync(timeout, ct);
+
+    public void Dispose() => _gate.Dispose();
+}
+
+/// <summary>
+/// Applies calendar jobs and runs due syncs. Safe on any number of instances: jobs and syncs are
+/// claimed with FOR UPDATE SKIP LOCKED and a lease. Wakes on NOTIFY frontdesk_calendar (sent by the
+/// booking triggers, so any instance's booking wakes every instance), on the in-process signal, and
+/// otherwise polls. Runs as <see cref="SystemPath.Worker"/>.
+/// </summary>
+public sealed partial class CalendarWorker(Db db, GoogleCalendarClient google, CalendarPush push, CalendarSync sync,
+    CalendarSignal signal, CalendarOptions options, ILogger<CalendarWorker> log) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!google.Enabled)
+        {
+            Log.Off(log);
+            return;
+        }
+        var listener = ListenAsync(stoppingToken);
+        var poll = TimeSpan.FromSeconds(options.PollSeconds);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // Drain: a full batch suggests more is due.
+                while (await push.RunDueAsync(16, stoppingToken) == 16) { }
+                while (await sync.RunDueAsync(4, stoppingToken) == 4) { }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The database, or an answer we could not read: leases expire, so the work is retried
+                // later. The worker itself must outlive any one failure.
+                Log.PassFailed(log, e.GetType().Name);
+            }
+            try { await signal.WaitAsync(poll, stoppingToken); }
+            catch (OperationCanceledException) { break; }
+        }
+        await listener;
+    }
+
+    // LISTEN needs one connection outside any transaction for the worker's lifetime; it reads no
+    // clinic data, so it is not a tenant session.
+    async Task ListenAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await using var conn = await db.DataSource.OpenConnectionAsync(stop);
+                conn.Notification += (_, _) => signal.Set();
+                await using (var cmd = new NpgsqlCommand("listen frontdesk_calendar", conn))
+                    await cmd.ExecuteNonQueryAsync(stop);
+                signal.Set(); // anything enqueued before LISTEN took effect
+                while (!stop.IsCancellationRequested)
+                    await conn.WaitAsync(stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { return; }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                Log.ListenFailed(log, e.GetType().Name);
+                try { await Task.Delay(TimeSpan.FromSeconds(5), stop); }
+                catch (OperationCanceledException) { return; }
+            }
+        }
+    }
+
+    static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Calendar sync is off: GOOGLE_APPLICATION_CREDENTIALS is not set. Calendar jobs of linked practitioners wait in calendar_jobs.")]
+        public static partial void Off(ILogger logger);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Calendar worker pass failed ({Error}); retrying on the next wake-up")]
+        public static partial void PassFailed(ILogger logger, string error);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Calendar LISTEN connection failed ({Error}); polling until it is back")]
+        public static partial void ListenFailed(ILogger logger, string error);
+    }
+}
