@@ -3,19 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Frontdesk.Calls;
-using Frontdesk.FollowUp;
-using Frontdesk.Messaging;
-using Frontdesk.Platform;
-using Frontdesk.Tenancy;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Frontdesk.Bench;
@@ -23,7 +10,7 @@ namespace Frontdesk.Bench;
 /// <summary>
 /// bench load followup: end-of-call reports at 50 concurrent → time until a loopback Twilio
 /// receives each SMS; then tool calls (check_availability) at 100 concurrent → response time.
-/// Starts its own private cluster, the app (same registration methods as Program) and the fake.
+/// Starts its own private cluster, the app (BenchHost: the real service on Kestrel) and the shared fake Twilio.
 /// Args: [reports=500] [toolCalls=3000].
 /// </summary>
 public sealed class LoadFollowup : IBenchCommand
@@ -31,44 +18,30 @@ public sealed class LoadFollowup : IBenchCommand
     public string Name => "load followup";
     public string Summary => "end-of-call report → SMS at the fake Twilio (50 concurrent); tool-call latency (100 concurrent)";
 
-    const string AccountSid = "ACbench0000000000000000000000000";
-    const string AuthToken = "bench-twilio-token";
-    const string JwtSecret = "bench-secret-for-frontdesk-hs256-0123456789abcdef";
-
     public async Task<int> RunAsync(string[] args)
     {
         var reports = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 500;
         var toolCalls = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3000;
 
-        var dir = Path.Combine("/tmp", $"frontdesk-bench-{Environment.ProcessId}");
-        var pg = LocalPostgres.For(Path.Combine(dir, "pg"));
-        Console.WriteLine($"starting a private cluster in {dir}");
-        await pg.StartAsync(durable: false, CancellationToken.None);
-        try
+        var arrivals = new ConcurrentDictionary<string, long>();
+        await using var twilio = await FakeTwilio.StartAsync();
+        twilio.OnAccepted = m => arrivals.TryAdd(m.To, m.ReceivedTimestamp);
+        await using var host = await BenchHost.StartAsync(new Dictionary<string, string?>
         {
-            var admin = pg.AdminConnectionString();
-            await Migrator.ApplyAsync(admin, CancellationToken.None);
+            ["FRONTDESK_PUBLIC_BASE_URL"] = "https://frontdesk.bench",
+            ["TWILIO_API_BASE_URL"] = twilio.Url,
+            ["TWILIO_ACCOUNT_SID"] = FakeTwilio.AccountSid,
+            ["TWILIO_AUTH_TOKEN"] = FakeTwilio.AuthToken,
+            ["TWILIO_FROM"] = FakeTwilio.From,
+        });
+        Console.WriteLine($"app {host.BaseUrl}, fake Twilio {twilio.Url}");
 
-            var arrivals = new ConcurrentDictionary<string, long>();
-            await using var twilio = await StartFakeTwilioAsync(arrivals);
-            var twilioUrl = Address(twilio);
-            await using var app = await StartAppAsync(admin, twilioUrl, dir);
-            var baseUrl = Address(app);
-            Console.WriteLine($"app {baseUrl}, fake Twilio {twilioUrl}");
+        var (_, secret) = await SeedClinicAsync(host.AdminConnectionString);
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(host.BaseUrl) };
+        http.DefaultRequestHeaders.Add("X-Vapi-Secret", secret);
 
-            var (clinicId, secret) = await SeedClinicAsync(admin);
-            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(baseUrl) };
-            http.DefaultRequestHeaders.Add("X-Vapi-Secret", secret);
-
-            await FollowUpsAsync(http, arrivals, reports, concurrency: 50);
-            await ToolCallsAsync(http, toolCalls, concurrency: 100);
-            _ = clinicId;
-        }
-        finally
-        {
-            await pg.StopAsync();
-            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
+        await FollowUpsAsync(http, arrivals, reports, concurrency: 50);
+        await ToolCallsAsync(http, toolCalls, concurrency: 100);
         return 0;
     }
 
@@ -192,69 +165,4 @@ public sealed class LoadFollowup : IBenchCommand
         var id = (Guid)(await cmd.ExecuteScalarAsync())!;
         return (id, secret);
     }
-
-    static async Task<WebApplication> StartAppAsync(string admin, string twilioUrl, string dir)
-    {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["FRONTDESK_DATABASE_URL"] = admin.Replace("Pooling=false;", "", StringComparison.Ordinal),
-            ["FRONTDESK_MIGRATE_ON_START"] = "false",
-            ["FRONTDESK_JWT_SECRET"] = JwtSecret,
-            ["FRONTDESK_DATA_DIR"] = Path.Combine(dir, "data"),
-            ["FRONTDESK_PUBLIC_BASE_URL"] = "https://frontdesk.bench",
-            ["TWILIO_API_BASE_URL"] = twilioUrl,
-            ["TWILIO_ACCOUNT_SID"] = AccountSid,
-            ["TWILIO_AUTH_TOKEN"] = AuthToken,
-            ["TWILIO_FROM"] = "+15005550006",
-        });
-        // The same registration Program uses for these features.
-        builder.Services.AddFrontdeskPlatform(builder.Configuration);
-        builder.Services.AddFrontdeskAuth();
-        builder.Services.AddMessaging(builder.Configuration);
-        builder.Services.AddCalls();
-        builder.Services.AddFollowUp();
-        var app = builder.Build();
-        // Server time as the app sees it (from the first middleware to the response start).
-        app.Use(async (ctx, next) =>
-        {
-            var t0 = Stopwatch.GetTimestamp();
-            ctx.Response.OnStarting(() =>
-            {
-                ctx.Response.Headers["Server-Timing"] = "app;dur=" + Stopwatch.GetElapsedTime(t0).TotalMilliseconds.ToString("F2", CultureInfo.InvariantCulture);
-                return Task.CompletedTask;
-            });
-            await next(ctx);
-        });
-        app.UseProblemExceptions();
-        app.UseAuthentication();
-        app.UseAuthorization();
-        app.MapVapiWebhook();
-        app.MapFollowUp();
-        app.MapTwilio();
-        await app.StartAsync();
-        return app;
-    }
-
-    static async Task<WebApplication> StartFakeTwilioAsync(ConcurrentDictionary<string, long> arrivals)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        app.MapPost("/2010-04-01/Accounts/{sid}/Messages.json", async (string sid, HttpRequest request) =>
-        {
-            var form = await request.ReadFormAsync();
-            arrivals.TryAdd(form["To"].ToString(), Stopwatch.GetTimestamp());
-            var messageSid = "SM" + Guid.NewGuid().ToString("N");
-            return Results.Json(new { sid = messageSid, account_sid = sid, to = form["To"].ToString(), status = "queued" }, statusCode: 201);
-        });
-        await app.StartAsync();
-        return app;
-    }
-
-    static string Address(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 }

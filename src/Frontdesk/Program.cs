@@ -42,6 +42,7 @@ public static class FrontdeskApp
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
 
+        app.UseServerTiming();                          // Server-Timing: app;dur= on every response
         app.UseProblemExceptions();                     // every failure is problem+json, never a stack trace
         app.UseStatusCodePages();
         app.UseBodyLimit(options.MaxRequestBodyBytes);  // 413 beyond the limit, chunked bodies included

@@ -30,6 +30,9 @@ public sealed class FakeTwilio : IAsyncDisposable
     WebApplication? _app;
 
     public int Port { get; private set; }
+
+    /// <summary>Called for every accepted message (benchmarks record arrival times with it).</summary>
+    public Action<FakeSms>? OnAccepted { get; set; }
     public string Url => $"http://127.0.0.1:{Port}";
     public IReadOnlyCollection<FakeSms> Accepted => _accepted;
     int _badAuth;
@@ -123,8 +126,10 @@ public sealed class FakeTwilio : IAsyncDisposable
                 _ => "Scripted failure",
             });
         var messageSid = "SM" + Guid.NewGuid().ToString("N");
-        _accepted.Enqueue(new FakeSms(messageSid, to, form["From"].FirstOrDefault(), form["MessagingServiceSid"].FirstOrDefault(), body,
-            form["StatusCallback"].FirstOrDefault(), DateTimeOffset.UtcNow, System.Diagnostics.Stopwatch.GetTimestamp()));
+        var accepted = new FakeSms(messageSid, to, form["From"].FirstOrDefault(), form["MessagingServiceSid"].FirstOrDefault(), body,
+            form["StatusCallback"].FirstOrDefault(), DateTimeOffset.UtcNow, System.Diagnostics.Stopwatch.GetTimestamp());
+        _accepted.Enqueue(accepted);
+        OnAccepted?.Invoke(accepted);
         return Results.Json(new
         {
             sid = messageSid, account_sid = AccountSid, to, from = form["From"].FirstOrDefault(),

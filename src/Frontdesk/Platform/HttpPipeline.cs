@@ -8,6 +8,21 @@ namespace Frontdesk.Platform;
 /// reaches a client.</summary>
 public static partial class HttpPipeline
 {
+    /// <summary>Server-Timing: app;dur=… on every response — what the service itself spent, so a
+    /// client (or the latency bench) can tell server time from network and queueing.</summary>
+    public static void UseServerTiming(this WebApplication app) =>
+        app.Use(async (http, next) =>
+        {
+            var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            http.Response.OnStarting(() =>
+            {
+                http.Response.Headers["Server-Timing"] = "app;dur=" + System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds
+                    .ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+                return Task.CompletedTask;
+            });
+            await next(http);
+        });
+
     public static void UseBodyLimit(this WebApplication app, long maxBytes)
     {
         app.Use(async (http, next) =>
