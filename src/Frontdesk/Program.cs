@@ -1,4 +1,5 @@
 using Frontdesk.Booking;
+using Frontdesk.BookingPage;
 using Frontdesk.Calls;
 using Frontdesk.Clinics;
 using Frontdesk.FollowUp;
@@ -36,6 +37,7 @@ public static class FrontdeskApp
         builder.Services.AddMessaging(builder.Configuration);           // Twilio client, outbox worker and its SMS sender
         builder.Services.AddCalls();                                    // Vapi webhook: booking tools, assistant config
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
+        builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -57,6 +59,7 @@ public static class FrontdeskApp
         app.MapPrivacy();                               // seed Task 3: redact_and_store_pii, clinical notes, GDPR export
         app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
         app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
+        app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         return app;
     }
