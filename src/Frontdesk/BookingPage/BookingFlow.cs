@@ -5,11 +5,13 @@ using Frontdesk.Messaging;
 
 namespace Frontdesk.BookingPage;
 
-sealed record LeadRow(string Phone, string? Name, string Procedure, Guid? PatientId, Guid? BookingId);
+sealed record PractitionerName(Guid Id, string Name);
+
+sealed record LeadRow(string Phone, string? Name, string Procedure, Guid? PatientId, Guid? BookingId, bool OptedOut);
 
 /// <summary>What the page needs for one link: the clinic, the lead and, when the lead already
 /// booked through its link, that live booking.</summary>
-public sealed record LinkState(ClinicView Clinic, string Procedure, string? PatientName, BookedView? Booking);
+public sealed record LinkState(ClinicView Clinic, string Procedure, string? PatientName, BookedView? Booking, bool Texted);
 
 public abstract record BookResult
 {
@@ -37,7 +39,8 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
     const string LeadSql = """
         select l.phone, l.name, l.procedure,
                (select p.id from patients p where p.clinic_id = l.clinic_id and p.id = l.patient_id and p.erased_at is null),
-               (select b.id from bookings b where b.clinic_id = l.clinic_id and b.id = l.converted_booking_id and b.status = 'confirmed')
+               (select b.id from bookings b where b.clinic_id = l.clinic_id and b.id = l.converted_booking_id and b.status = 'confirmed'),
+               exists (select 1 from sms_opt_outs o where o.clinic_id = l.clinic_id and o.phone = l.phone)
         from leads l where l.clinic_id = @ClinicId and l.id = @LeadId
         """;
 
@@ -60,7 +63,7 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
         var booking = lead.BookingId is { } id
             ? await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = id, lead.Procedure }, ct)
             : null;
-        return new LinkState(clinic, lead.Procedure, lead.Name, booking);
+        return new LinkState(clinic, lead.Procedure, lead.Name, booking, Texted: !lead.OptedOut);
     }
 
     /// <summary>Free times from now to <see cref="BookingPageOptions.Days"/> ahead: not claimed, not
@@ -77,6 +80,16 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
             order by s.starts_at, p.name
             limit @Limit
             """, new { ClinicId = clinicId, options.Days, Limit = options.MaxSlots }, ct);
+
+    /// <summary>The 409's alternatives as choices, with their practitioners' names.</summary>
+    public async Task<IReadOnlyList<SlotChoice>> ChoicesAsync(Guid clinicId, IReadOnlyList<Alternative> alternatives, CancellationToken ct)
+    {
+        var names = (await db.QueryOnceAsync<PractitionerName>(Claims(clinicId),
+                "select id, name from practitioners where clinic_id = @ClinicId and id = any(@Ids)",
+                new { ClinicId = clinicId, Ids = alternatives.Select(a => a.PractitionerId).Distinct().ToArray() }, ct))
+            .ToDictionary(p => p.Id, p => p.Name);
+        return alternatives.Select(a => new SlotChoice(a.SlotId, a.StartsAt, a.EndsAt, names.GetValueOrDefault(a.PractitionerId, ""))).ToList();
+    }
 
     /// <summary>
     /// Claims <paramref name="slotId"/> for the lead's patient (found by the lead's phone in this
@@ -134,10 +147,7 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
     /// once, quiet hours or not: the patient is on the page waiting for it.</summary>
     async Task<Guid?> QueueConfirmationAsync(DbSession s, BookingLink link, LeadRow lead, Guid bookingId, CancellationToken ct)
     {
-        if (await s.QuerySingleOrDefaultAsync<bool>(
-                "select exists (select 1 from sms_opt_outs where clinic_id = @ClinicId and phone = @Phone)",
-                new { link.ClinicId, lead.Phone }, ct))
-            return null;
+        if (lead.OptedOut) return null;
         var clinic = await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { link.ClinicId }, ct);
         var booking = await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = bookingId, lead.Procedure }, ct);
         var cancel = urls.For(CancelPath(link.ClinicId, booking!, link.LeadId));

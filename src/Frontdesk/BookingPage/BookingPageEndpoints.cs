@@ -36,7 +36,7 @@ public static class BookingPageEndpoints
         if (await OpenAsync(token, tokens, flow, ct) is not { } opened) return await RefuseAsync(token, tokens, flow, ct);
         var (link, state) = opened;
         if (state.Booking is { } booked)
-            return Pages.Booked(state.Clinic, booked, flow.CancelPath(link.ClinicId, booked, link.LeadId));
+            return Pages.Booked(state.Clinic, booked, flow.CancelPath(link.ClinicId, booked, link.LeadId), state.Texted);
         return Pages.Choose(state.Clinic, state.Procedure, state.PatientName, "/book/" + token, guard.Issue(http, token),
             await flow.FreeSlotsAsync(link.ClinicId, ct));
     }
@@ -63,7 +63,7 @@ public static class BookingPageEndpoints
                 return TypedResults.Redirect(action);
             case BookResult.Taken { Alternatives.Count: > 0 } taken:
                 return Pages.Choose(state.Clinic, state.Procedure, state.PatientName, action, guard.Issue(http, token),
-                    taken.Alternatives.Select(a => new SlotChoice(a.SlotId, a.StartsAt, a.EndsAt, "")).ToList(),
+                    await flow.ChoicesAsync(link.ClinicId, taken.Alternatives, ct),
                     problem: "Sorry, that time was just taken by someone else. Here are the nearest free times.",
                     legend: "Nearest free times", status: 409);
             case BookResult.Taken:

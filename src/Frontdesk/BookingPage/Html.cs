@@ -24,8 +24,6 @@ public readonly struct Html
 
     public static Html Join(IEnumerable<Html> parts) => new(string.Concat(parts.Select(p => p._value)));
 
-    public static Html When(bool condition, Html html) => condition ? html : Empty;
-
     public override string ToString() => _value ?? "";
 
     [InterpolatedStringHandler]

@@ -20,9 +20,9 @@ public static class Pages
     const string Style = """
         *{box-sizing:border-box}
         body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1b1b1b;background:#f5f6f8}
-        main{max-width:34rem;margin:0 auto;padding:1rem 1rem 2rem}
+        main{max-width:34rem;margin:0 auto;padding:1rem 1rem 2rem;overflow-wrap:anywhere}
         .clinic{margin:.25rem 0 0;font-weight:600;color:#374151}
-        h1{font-size:1.5rem;line-height:1.25;margin:.25rem 0 .75rem}
+        h1{font-size:1.5rem;line-height:1.25;margin:.5rem 0 .75rem}
         p{margin:.5rem 0}
         fieldset{border:0;margin:0;padding:0;min-width:0}
         legend{padding:0;font-weight:700}
@@ -138,9 +138,9 @@ public static class Pages
             """);
     }
 
-    public static ContentHttpResult Booked(ClinicView clinic, BookedView b, string cancelPath) => Page(200, "You're booked", clinic, Html.Of($"""
+    public static ContentHttpResult Booked(ClinicView clinic, BookedView b, string cancelPath, bool texted) => Page(200, "You're booked", clinic, Html.Of($"""
         <h1>You're booked</h1>
-        <p class="note ok" role="status">Your consultation is confirmed. Please keep a note of it.</p>
+        <p class="note ok" role="status">Your consultation is confirmed.{(texted ? " We've sent the details to your phone by text." : " Please keep a note of it.")}</p>
         {Details(clinic, b)}
         <p>Can't make it? <a href="{cancelPath}">Cancel this booking</a></p>
         """));

@@ -34,6 +34,7 @@ public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper
         await using var app = await StartKestrelAsync();
         var baseUrl = app.Urls.Single();
         var clinic = await BookingPageTests.ClinicAsync(slots: 8);
+        await TestApp.ExecAsync("update clinics set name = 'Harley Street Aesthetics' where id = $1", clinic.Id);
         var phone = TwilioFixture.NewPhone();
         using var api = new HttpClient { BaseAddress = new Uri(baseUrl) };
         api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",

@@ -124,6 +124,8 @@ public class BookingPageTests(TwilioFixture fx)
 
         var confirmation = await HtmlAsync(await browser.GetAsync(link.Path));
         Assert.Equal("You're booked", confirmation.QuerySelector("h1")!.TextContent);
+        Assert.Contains("sent the details to your phone", confirmation.QuerySelector("[role=status]")!.TextContent);
+        Assert.Empty(confirmation.QuerySelectorAll("form"));
         var details = confirmation.QuerySelector("dl")!.TextContent;
         Assert.Contains("Rhinoplasty consultation", details);
         Assert.Contains(Address, details);
@@ -181,6 +183,7 @@ public class BookingPageTests(TwilioFixture fx)
         Assert.InRange(offered.Count, 1, 3);
         Assert.DoesNotContain(chosen, offered);
         Assert.Contains(SlotValues(doc)[1], offered);   // the neighbours of the taken slot come first
+        Assert.All(page.QuerySelectorAll("label.slot small"), s => Assert.Equal("Dr Test", s.TextContent));
         Assert.Null(await TestApp.ScalarAsync<Guid?>("select converted_booking_id from leads where id = $1", link.LeadId));
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from bookings where clinic_id = $1 and source = 'sms_link'", link.Clinic.Id));
 
@@ -189,6 +192,35 @@ public class BookingPageTests(TwilioFixture fx)
         Assert.Equal(HttpStatusCode.Redirect, again.StatusCode);
         Assert.Equal(Guid.Parse(offered[0]), await TestApp.ScalarAsync<Guid>(
             "select b.slot_id from leads l join bookings b on b.id = l.converted_booking_id where l.id = $1", link.LeadId));
+    }
+
+    [Fact]
+    public async Task A_number_that_opted_out_after_the_follow_up_books_without_a_confirmation_text()
+    {
+        var link = await NewLinkAsync();
+        await TestApp.ExecAsync("insert into sms_opt_outs (clinic_id, phone, source) values ($1, $2, 'STOP')", link.Clinic.Id, link.Phone);
+        using var browser = Browser();
+        var doc = await HtmlAsync(await browser.GetAsync(link.Path));
+        var post = await browser.PostAsync(link.Path, Form(("csrf", Csrf(doc)), ("slot", SlotValues(doc)[0])));
+        Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+        var page = await HtmlAsync(await browser.GetAsync(link.Path));
+        Assert.Equal("Your consultation is confirmed. Please keep a note of it.", page.QuerySelector("[role=status]")!.TextContent);
+        Assert.NotNull(await TestApp.ScalarAsync<Guid?>("select converted_booking_id from leads where id = $1", link.LeadId));
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from sms_messages where clinic_id = $1 and to_phone = $2", link.Clinic.Id, link.Phone));
+    }
+
+    [Fact]
+    public async Task Names_from_callers_and_clinics_are_encoded_never_markup()
+    {
+        var link = await NewLinkAsync();
+        await TestApp.ExecAsync("update leads set name = $1 where id = $2", "<img src=x onerror=alert(1)>", link.LeadId);
+        await TestApp.ExecAsync("update clinics set name = $1 where id = $2", "Smith & \"Jones\" <b>", link.Clinic.Id);
+        using var browser = Browser();
+        var doc = await HtmlAsync(await browser.GetAsync(link.Path));
+        Assert.Empty(doc.QuerySelectorAll("img"));
+        Assert.Empty(doc.QuerySelectorAll("main > p.clinic b"));
+        Assert.Contains("Hi <img src=x onerror=alert(1)>", doc.Body!.TextContent);
+        Assert.Equal("Smith & \"Jones\" <b>", doc.QuerySelector("p.clinic")!.TextContent);
     }
 
     [Fact]
