@@ -1,4 +1,5 @@
 using Frontdesk.Booking;
+using Frontdesk.BookingPage;
 using Frontdesk.Calls;
 using Frontdesk.Calendar;
 using Frontdesk.Clinics;
@@ -38,6 +39,7 @@ public static class FrontdeskApp
         builder.Services.AddCalls();                                    // Vapi webhook: booking tools, assistant config
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
+        builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -60,6 +62,7 @@ public static class FrontdeskApp
         app.MapPrivacy();                               // seed Task 3: redact_and_store_pii, clinical notes, GDPR export
         app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
         app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
+        app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
         return app;

@@ -40,7 +40,12 @@ public sealed class BookingLinkToken
     }
 
     /// <summary>The link, or null when the token is malformed, forged or expired.</summary>
-    public BookingLink? Validate(string? token, DateTimeOffset now)
+    public BookingLink? Validate(string? token, DateTimeOffset now) =>
+        Authentic(token) is { } link && link.ExpiresAt > now ? link : null;
+
+    /// <summary>The link when the token is well-formed and signed by us, expired or not: an expired
+    /// link still proves which clinic sent it, so its page can name the clinic and its number.</summary>
+    public BookingLink? Authentic(string? token)
     {
         if (string.IsNullOrEmpty(token) || token.Length > 1024) return null;
         var dot = token.IndexOf('.', StringComparison.Ordinal);
@@ -58,7 +63,6 @@ public sealed class BookingLinkToken
         if (payload.Length < FixedLength || payload[0] != Version) return null;
         if (!CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(_key, payload), mac)) return null;
         var expires = DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(payload.AsSpan(33, 8)));
-        if (expires <= now) return null;
         return new BookingLink(new Guid(payload.AsSpan(1, 16)), new Guid(payload.AsSpan(17, 16)),
             Encoding.UTF8.GetString(payload.AsSpan(FixedLength)), expires);
     }

@@ -1,0 +1,214 @@
+using Frontdesk.Audit;
+using Frontdesk.Booking;
+using Frontdesk.FollowUp;
+using Frontdesk.Messaging;
+
+namespace Frontdesk.BookingPage;
+
+sealed record PractitionerName(Guid Id, string Name);
+
+sealed record LeadRow(string Phone, string? Name, string Procedure, Guid? PatientId, Guid? BookingId, bool OptedOut);
+
+/// <summary>What the page needs for one link: the clinic, the lead and, when the lead already
+/// booked through its link, that live booking.</summary>
+public sealed record LinkState(ClinicView Clinic, string Procedure, string? PatientName, BookedView? Booking, bool Texted);
+
+public abstract record BookResult
+{
+    public sealed record Booked(Guid BookingId) : BookResult;
+    /// <summary>The lead already holds a live booking from its link: nothing new was claimed.</summary>
+    public sealed record AlreadyBooked(Guid BookingId) : BookResult;
+    public sealed record Taken(IReadOnlyList<Alternative> Alternatives) : BookResult;
+    public sealed record NoSuchSlot : BookResult;
+    public sealed record NoSuchLead : BookResult;
+}
+
+/// <summary>
+/// The booking page's database work. Every statement runs with the clinic's tenant claims (the
+/// signed link proves the clinic), so RLS applies exactly as for staff of that clinic.
+/// </summary>
+public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken cancelTokens, PublicUrl urls,
+    BookingPageOptions options, ILogger<BookingFlow> log)
+{
+    public const string Source = "sms_link";
+
+    public static RequestClaims Claims(Guid clinicId) => RequestClaims.ForClinic(clinicId, "booking_page", "patient");
+
+    const string ClinicSql = "select name, timezone, address, phone from clinics where id = @ClinicId";
+
+    const string LeadSql = """
+        select l.phone, l.name, l.procedure,
+               (select p.id from patients p where p.clinic_id = l.clinic_id and p.id = l.patient_id and p.erased_at is null),
+               (select b.id from bookings b where b.clinic_id = l.clinic_id and b.id = l.converted_booking_id and b.status = 'confirmed'),
+               exists (select 1 from sms_opt_outs o where o.clinic_id = l.clinic_id and o.phone = l.phone)
+        from leads l where l.clinic_id = @ClinicId and l.id = @LeadId
+        """;
+
+    const string BookingSql = """
+        select b.id, b.starts_at, b.ends_at, p.name, @Procedure::text
+        from bookings b join practitioners p on p.clinic_id = b.clinic_id and p.id = b.practitioner_id
+        where b.clinic_id = @ClinicId and b.id = @BookingId
+        """;
+
+    public async Task<ClinicView?> ClinicAsync(Guid clinicId, CancellationToken ct) =>
+        (await db.QueryOnceAsync<ClinicView>(Claims(clinicId), ClinicSql, new { ClinicId = clinicId }, ct)) is [var c] ? c : null;
+
+    /// <summary>The clinic and lead of a link, or null when either is gone.</summary>
+    public async Task<LinkState?> StateAsync(BookingLink link, CancellationToken ct)
+    {
+        await using var s = await db.BeginAsync(Claims(link.ClinicId), ct);
+        var clinic = await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { link.ClinicId }, ct);
+        var lead = await s.QuerySingleOrDefaultAsync<LeadRow>(LeadSql, new { link.ClinicId, link.LeadId }, ct);
+        if (clinic is null || lead is null) return null;
+        var booking = lead.BookingId is { } id
+            ? await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = id, lead.Procedure }, ct)
+            : null;
+        return new LinkState(clinic, lead.Procedure, lead.Name, booking, Texted: !lead.OptedOut);
+    }
+
+    /// <summary>Free times from now to <see cref="BookingPageOptions.Days"/> ahead: not claimed, not
+    /// held by anyone live, not busy in a linked calendar. Every slot of the clinic is a consultation
+    /// slot (practitioners are not yet tied to procedures).</summary>
+    public async Task<IReadOnlyList<SlotChoice>> FreeSlotsAsync(Guid clinicId, CancellationToken ct) =>
+        await db.QueryOnceAsync<SlotChoice>(Claims(clinicId), """
+            select s.id, s.starts_at, s.ends_at, p.name
+            from calendar_slots s join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
+            where s.clinic_id = @ClinicId
+              and s.starts_at > now() and s.starts_at < now() + make_interval(days => @Days)
+              and s.claimed_by is null and not s.busy
+              and (s.hold_expires_at is null or s.hold_expires_at <= now())
+            order by s.starts_at, p.name
+            limit @Limit
+            """, new { ClinicId = clinicId, options.Days, Limit = options.MaxSlots }, ct);
+
+    /// <summary>The 409's alternatives as choices, with their practitioners' names.</summary>
+    public async Task<IReadOnlyList<SlotChoice>> ChoicesAsync(Guid clinicId, IReadOnlyList<Alternative> alternatives, CancellationToken ct)
+    {
+        var names = (await db.QueryOnceAsync<PractitionerName>(Claims(clinicId),
+                "select id, name from practitioners where clinic_id = @ClinicId and id = any(@Ids)",
+                new { ClinicId = clinicId, Ids = alternatives.Select(a => a.PractitionerId).Distinct().ToArray() }, ct))
+            .ToDictionary(p => p.Id, p => p.Name);
+        return alternatives.Select(a => new SlotChoice(a.SlotId, a.StartsAt, a.EndsAt, names.GetValueOrDefault(a.PractitionerId, ""))).ToList();
+    }
+
+    /// <summary>
+    /// Claims <paramref name="slotId"/> for the lead's patient (found by the lead's phone in this
+    /// clinic, created when new) through the same atomic claim as the phone agent, marks the lead
+    /// converted and queues the confirmation SMS — one transaction.
+    /// </summary>
+    public async Task<BookResult> BookAsync(BookingLink link, Guid slotId, CancellationToken ct)
+    {
+        var clinicId = link.ClinicId;
+        await using var s = await db.BeginAsync(Claims(clinicId), ct);
+        // Row lock on the lead: two confirms of one link (double tap, two tabs) take turns. The lead
+        // is read by a second statement, whose fresh snapshot (read committed) sees the booking the
+        // first confirm committed; the locking statement's own snapshot predates it.
+        if (!await s.QuerySingleOrDefaultAsync<bool>("select true from leads where clinic_id = @ClinicId and id = @LeadId for update",
+                new { ClinicId = clinicId, link.LeadId }, ct))
+            return new BookResult.NoSuchLead();
+        var lead = (await s.QuerySingleOrDefaultAsync<LeadRow>(LeadSql, new { ClinicId = clinicId, link.LeadId }, ct))!;
+        if (lead.BookingId is { } existing) return new BookResult.AlreadyBooked(existing);
+
+        var patientId = lead.PatientId ?? await s.QuerySingleOrDefaultAsync<Guid?>("""
+            select id from patients where clinic_id = @ClinicId and phone = @Phone and erased_at is null order by created_at limit 1
+            """, new { ClinicId = clinicId, lead.Phone }, ct);
+        if (patientId is null)
+        {
+            patientId = await s.QuerySingleOrDefaultAsync<Guid>(
+                "insert into patients (clinic_id, name, phone) values (@ClinicId, @Name, @Phone) returning id",
+                new { ClinicId = clinicId, lead.Name, lead.Phone }, ct);
+            await AuditLog.WriteAsync(s, clinicId, "created", "patient", patientId.ToString(), new { source = Source, leadId = link.LeadId }, ct);
+        }
+
+        var outcome = await SlotEngine.ClaimAsync(s, slotId, patientId.Value, clinicId, null, Source, null, ct);
+        switch (outcome.Status)
+        {
+            case 200:
+                var bookingId = outcome.BookingId!.Value;
+                await s.ExecuteAsync("""
+                    update leads set converted_booking_id = @BookingId, converted_at = now(), patient_id = @PatientId
+                    where clinic_id = @ClinicId and id = @LeadId
+                    """, new { BookingId = bookingId, PatientId = patientId, ClinicId = clinicId, link.LeadId }, ct);
+                var sms = await QueueConfirmationAsync(s, link, lead, bookingId, ct);
+                await AuditLog.WriteAsync(s, clinicId, "lead_converted", "lead", link.LeadId.ToString(),
+                    new { bookingId, source = Source, confirmationSms = sms is not null }, ct);
+                await s.CommitAsync(ct);
+                if (sms is not null) outbox.Signal();
+                Log.Booked(log, clinicId, link.LeadId, bookingId);
+                return new BookResult.Booked(bookingId);
+            case 409:
+                return new BookResult.Taken(outcome.Alternatives);
+            default:
+                return new BookResult.NoSuchSlot();
+        }
+    }
+
+    /// <summary>The confirmation text through the outbox, unless the number opted out. Sent at
+    /// once, quiet hours or not: the patient is on the page waiting for it.</summary>
+    async Task<Guid?> QueueConfirmationAsync(DbSession s, BookingLink link, LeadRow lead, Guid bookingId, CancellationToken ct)
+    {
+        if (lead.OptedOut) return null;
+        var clinic = await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { link.ClinicId }, ct);
+        var booking = await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = bookingId, lead.Procedure }, ct);
+        var cancel = urls.For(CancelPath(link.ClinicId, booking!, link.LeadId));
+        var when = ClinicTime.Spoken(booking!.StartsAt, ClinicTime.Zone(clinic!.Timezone));
+        var body = SmsText.Fit($"Your {lead.Procedure} consultation at {clinic.Name} is booked for {when} with {booking.Practitioner}."
+                               + (clinic.Address is null ? "" : $" Address: {clinic.Address}.")
+                               + $" Need to cancel? {cancel}");
+        var (segments, encoding) = SmsText.Count(body);
+        var messageId = await s.QuerySingleOrDefaultAsync<Guid>("""
+            insert into sms_messages (clinic_id, to_phone, body, segments, encoding)
+            values (@ClinicId, @Phone, @Body, @Segments, @Encoding)
+            returning id
+            """, new { link.ClinicId, lead.Phone, Body = body, Segments = segments, Encoding = encoding }, ct);
+        await Outbox.EnqueueAsync(s, link.ClinicId, SmsSender.JobKind, new SmsJob(messageId), null, ct);
+        return messageId;
+    }
+
+    /// <summary>/book/cancel/{token}, valid until the appointment starts.</summary>
+    public string CancelPath(Guid clinicId, BookedView booking, Guid leadId) =>
+        "/book/cancel/" + cancelTokens.Create(clinicId, booking.BookingId, leadId, booking.StartsAt);
+
+    /// <summary>The booking a cancel link names, with its status, or null.</summary>
+    public async Task<(BookedView Booking, bool Live, ClinicView Clinic)?> CancelStateAsync(CancelLink link, CancellationToken ct)
+    {
+        await using var s = await db.BeginAsync(Claims(link.ClinicId), ct);
+        var clinic = await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { link.ClinicId }, ct);
+        var procedure = await s.QuerySingleOrDefaultAsync<string>(
+            "select procedure from leads where clinic_id = @ClinicId and id = @LeadId", new { link.ClinicId, link.LeadId }, ct);
+        var booking = await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, link.BookingId, Procedure = procedure ?? "" }, ct);
+        if (clinic is null || booking is null) return null;
+        var live = await s.QuerySingleOrDefaultAsync<bool>(
+            "select status = 'confirmed' from bookings where clinic_id = @ClinicId and id = @BookingId", new { link.ClinicId, link.BookingId }, ct);
+        return (booking, live, clinic);
+    }
+
+    /// <summary>Cancels the booking (frees its slot) and un-converts the lead; false when it was not live.</summary>
+    public async Task<bool> CancelAsync(CancelLink link, CancellationToken ct)
+    {
+        await using var s = await db.BeginAsync(Claims(link.ClinicId), ct);
+        var outcome = await SlotEngine.CancelAsync(s, link.BookingId, link.ClinicId, ct);
+        if (outcome.Status != 200) return false;
+        await s.ExecuteAsync("""
+            update leads set converted_booking_id = null, converted_at = null
+            where clinic_id = @ClinicId and id = @LeadId and converted_booking_id = @BookingId
+            """, new { link.ClinicId, link.LeadId, link.BookingId }, ct);
+        await s.CommitAsync(ct);
+        Log.Cancelled(log, link.ClinicId, link.BookingId);
+        return true;
+    }
+
+    /// <summary>The procedure of the lead a cancel link belongs to (for a fresh booking link).</summary>
+    public async Task<string?> LeadProcedureAsync(Guid clinicId, Guid leadId, CancellationToken ct) =>
+        (await db.QueryOnceAsync<string>(Claims(clinicId), "select procedure from leads where clinic_id = @ClinicId and id = @LeadId",
+            new { ClinicId = clinicId, LeadId = leadId }, ct)) is [var p] ? p : null;
+
+    static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "Booking page: clinic {ClinicId} lead {LeadId} booked {BookingId}")]
+        public static partial void Booked(ILogger logger, Guid clinicId, Guid leadId, Guid bookingId);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Booking page: clinic {ClinicId} booking {BookingId} cancelled by the patient")]
+        public static partial void Cancelled(ILogger logger, Guid clinicId, Guid bookingId);
+    }
+}
