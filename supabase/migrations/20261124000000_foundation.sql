@@ -153,6 +153,7 @@ create table bookings (
   updated_at       timestamptz not null default now(),
   cancelled_at     timestamptz,
   check (ends_at > starts_at),
+  unique (clinic_id, id),
   -- NO ACTION rather than RESTRICT: deleting a whole clinic removes its slots and bookings in one
   -- cascade, and NO ACTION checks at the end of that statement, RESTRICT at each row.
   foreign key (clinic_id, slot_id) references calendar_slots (clinic_id, id),

@@ -18,9 +18,6 @@ alter table bookings
   add column calendar_generation int not null default 0,
   add column calendar_synced_at timestamptz;
 
--- Composite target for the jobs' foreign key (a job can only point at its own clinic's booking).
-create unique index if not exists bookings_clinic_id_id_key on bookings (clinic_id, id);
-
 -- The outbox: at most one row per booking. A new change while a job is pending or being applied
 -- bumps version, so a worker that finishes an older version leaves the row due (it re-reads the
 -- booking and converges on its current state).

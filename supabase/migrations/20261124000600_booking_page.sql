@@ -6,9 +6,6 @@ alter table clinics
   add column address text check (length(address) between 1 and 500),
   add column phone   text check (length(phone) between 1 and 40);   -- E.164 or as the clinic writes it
 
--- Lets other clinic rows point at a booking with a composite key (FK checks ignore RLS).
-alter table bookings add constraint bookings_clinic_id_id_key unique (clinic_id, id);
-
 -- A lead is converted when the patient books through its link; a cancellation through the page
 -- clears both columns again (the audit trail keeps the history).
 alter table leads

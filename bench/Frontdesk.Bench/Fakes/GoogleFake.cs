@@ -103,6 +103,12 @@ public sealed partial class GoogleFake : IAsyncDisposable
     /// <summary>The next <paramref name="count"/> Calendar API calls answer <paramref name="status"/>.</summary>
     public void FailNext(int status, int count = 1) { lock (_gate) for (var i = 0; i < count; i++) _failures.Enqueue(status); }
 
+    /// <summary>Like FailNext, but only event inserts (POST …/events) fail: the periodic sync running
+    /// beside a push test cannot consume the injected failure.</summary>
+    public void FailNextInsert(int status, int count = 1) { lock (_gate) for (var i = 0; i < count; i++) _insertFailures.Enqueue(status); }
+
+    readonly Queue<int> _insertFailures = new();
+
     /// <summary>A surgeon blocking time (not a Frontdesk event).</summary>
     public string AddEvent(string calendarId, DateTimeOffset start, DateTimeOffset end, bool transparent = false)
     {
@@ -233,9 +239,10 @@ public sealed partial class GoogleFake : IAsyncDisposable
             {
                 lock (_gate)
                 {
-                    if (_failures.Count > 0)
+                    var isInsert = http.Request.Method == "POST" && http.Request.Path.Value?.EndsWith("/events", StringComparison.Ordinal) == true;
+                    if (_failures.Count > 0 || (isInsert && _insertFailures.Count > 0))
                     {
-                        status = _failures.Dequeue();
+                        status = _failures.Count > 0 ? _failures.Dequeue() : _insertFailures.Dequeue();
                         result = status == 429 ? Error(429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits")
                                : Error(status, "backendError", "Backend Error");
                     }

@@ -85,8 +85,9 @@ public class CalendarPushTests(GoogleFakeFixture google)
         await LinkAsync(admin, c, cal);
         await WaitForFirstSyncAsync(admin, c); // so the injected failures hit the booking's event, not the sync
 
-        _fake.FailNext(429);
-        _fake.FailNext(503);
+        // Insert-only: a periodic sync running meanwhile must not consume the injected failures.
+        _fake.FailNextInsert(429);
+        _fake.FailNextInsert(503);
         var bookingId = await ClaimAsync(admin, c, 1);
         var view = await WaitForStatusAsync(admin, c.Id, bookingId, "synced");
         Assert.Equal(2, view.GetProperty("attempts").GetInt32());
