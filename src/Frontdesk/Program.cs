@@ -1,5 +1,6 @@
 using Frontdesk.Booking;
 using Frontdesk.Clinics;
+using Frontdesk.Knowledge;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
@@ -11,6 +12,7 @@ if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsN
 
 builder.Services.AddFrontdeskPlatform(builder.Configuration);   // options, PostgreSQL (local or URL), problems, OpenTelemetry
 builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
+builder.Services.AddKnowledge();                               // knowledge base, lookup_knowledge tool, speculative prefetch
 builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
 
 var app = builder.Build();
@@ -30,6 +32,7 @@ app.MapSlots();                                 // slot generation and availabil
 app.MapClaims();                                // seed Task 1: claim_slot_atomic, hold_slot
 app.MapBookings();                              // bookings: read, move, cancel
 app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
+app.MapKnowledge();                             // seed Task 4: knowledge documents and search
 
 await app.RunAsync();
 return 0;
