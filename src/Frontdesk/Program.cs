@@ -1,6 +1,7 @@
 using Frontdesk.Booking;
 using Frontdesk.Clinics;
 using Frontdesk.Knowledge;
+using Frontdesk.Latency;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
@@ -13,6 +14,7 @@ if (string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]) && string.IsN
 builder.Services.AddFrontdeskPlatform(builder.Configuration);   // options, PostgreSQL (local or URL), problems, OpenTelemetry
 builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
 builder.Services.AddKnowledge();                               // knowledge base, lookup_knowledge tool, speculative prefetch
+builder.Services.AddCustomLlm();                               // custom-LLM relay to the upstream model (FRONTDESK_LLM_*)
 builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
 
 var app = builder.Build();
@@ -33,6 +35,7 @@ app.MapClaims();                                // seed Task 1: claim_slot_atomi
 app.MapBookings();                              // bookings: read, move, cancel
 app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
 app.MapKnowledge();                             // seed Task 4: knowledge documents and search
+app.MapCustomLlm();                             // seed Task 4: POST /vapi/llm/chat/completions, streamed
 
 await app.RunAsync();
 return 0;
