@@ -23,6 +23,8 @@ public static class KnowledgeEndpoints
         services.AddSingleton<Calls.IVapiTool, LookupKnowledgeTool>();
         services.AddSingleton<Calls.IVapiMessageHandler, KnowledgeBaseRequestHandler>();
         services.AddSingleton<Calls.IVapiMessageHandler>(sp => new PrefetchOnTranscript(sp.GetRequiredService<KnowledgePrefetch>()));
+        // Vapi names final transcripts with this type when an assistant subscribes to them only.
+        services.AddSingleton<Calls.IVapiMessageHandler>(sp => new PrefetchOnTranscript(sp.GetRequiredService<KnowledgePrefetch>(), "transcript[transcriptType=\"final\"]"));
         services.AddSingleton<Calls.IVapiMessageHandler>(sp => new PrefetchOnConversationUpdate(sp.GetRequiredService<KnowledgePrefetch>()));
         return services;
     }
