@@ -15,6 +15,7 @@ builder.Services.AddFrontdeskPlatform(builder.Configuration);   // options, Post
 builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
 builder.Services.AddKnowledge();                               // knowledge base, lookup_knowledge tool, speculative prefetch
 builder.Services.AddCustomLlm();                               // custom-LLM relay to the upstream model (FRONTDESK_LLM_*)
+builder.Services.AddTurnLatency();                             // per-turn latency from Vapi end-of-call reports
 builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
 
 var app = builder.Build();
@@ -36,6 +37,7 @@ app.MapBookings();                              // bookings: read, move, cancel
 app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
 app.MapKnowledge();                             // seed Task 4: knowledge documents and search
 app.MapCustomLlm();                             // seed Task 4: POST /vapi/llm/chat/completions, streamed
+app.MapTurnLatency();                           // seed Task 4: GET /api/clinics/{id}/latency (TTFB distribution)
 
 await app.RunAsync();
 return 0;
