@@ -45,8 +45,18 @@ public sealed class BenchCluster : IAsyncDisposable
         return (Guid)(await cmd.ExecuteScalarAsync())!;
     }
 
+    public async Task AnalyzeAsync()
+    {
+        await using var conn = new NpgsqlConnection(AdminConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand("vacuum analyze", conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (Environment.GetEnvironmentVariable("BENCH_KEEP_LOG") is { Length: > 0 } keep && File.Exists(Path.Combine(_dir, "pg", "server.log")))
+            File.Copy(Path.Combine(_dir, "pg", "server.log"), keep, overwrite: true);
         await AppDataSource.DisposeAsync();
         await _pg.StopAsync();
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }

@@ -16,6 +16,10 @@ public sealed record KnowledgeQuery(IReadOnlyList<string> Words, IReadOnlyList<f
     public const float SynonymBoost = 0.8f;
     public const float ColloquialBoost = 0.4f;
 
+    // Normalized once: a question is matched against every default phrase.
+    static readonly (string Phrase, string[] Words)[] NormalizedDefaults =
+        [.. KnowledgeSynonyms.Defaults.Select(x => (Normalize(x.Phrase), Normalize(x.Expansion).Split(' ', StringSplitOptions.RemoveEmptyEntries)))];
+
     public string Key => string.Join(' ', Words.Take(Words.Count).Order(StringComparer.Ordinal));
 
     public bool IsEmpty => Words.Count == 0;
@@ -37,11 +41,11 @@ public sealed record KnowledgeQuery(IReadOnlyList<string> Words, IReadOnlyList<f
         // Phrases match the words as said and with fillers left out ("where exactly are you" → "where are you").
         var content = $" {string.Join(' ', spoken.Where(w => !KnowledgeSynonyms.Fillers.Contains(w)))} ";
         var colloquial = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (phrase, expansion) in KnowledgeSynonyms.Defaults.Concat(clinicSynonyms ?? []))
+        var extra = (clinicSynonyms ?? []).Select(x => (Normalize(x.Phrase), Normalize(x.Expansion).Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+        foreach (var (p, expansionWords) in NormalizedDefaults.Concat(extra))
         {
-            var p = Normalize(phrase);
             if (p.Length == 0 || !(padded.Contains($" {p} ", StringComparison.Ordinal) || content.Contains($" {p} ", StringComparison.Ordinal))) continue;
-            foreach (var w in Normalize(expansion).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            foreach (var w in expansionWords)
                 Add(w, SynonymBoost);
             // The words of a colloquial phrase ("job" in "nose job") say less than its expansion.
             if (p.Contains(' ', StringComparison.Ordinal))

@@ -22,16 +22,17 @@ public static class KnowledgeStore
         // Serialises ingests of one clinic: the lexeme counts are read-modify-write.
         await s.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended(@Key, 0))", new { Key = "knowledge:" + clinicId }, ct);
         var id = await s.QuerySingleOrDefaultAsync<Guid>("""
-            insert into knowledge_documents (clinic_id, source, title, bytes) values (@ClinicId, @Source, @Title, @Bytes)
-            on conflict (clinic_id, source) do update set title = excluded.title, bytes = excluded.bytes, updated_at = now()
+            insert into knowledge_documents (clinic_id, source, title, bytes, chunks) values (@ClinicId, @Source, @Title, @Bytes, @Chunks)
+            on conflict (clinic_id, source) do update set title = excluded.title, bytes = excluded.bytes, chunks = excluded.chunks, updated_at = now()
             returning id
-            """, new { ClinicId = clinicId, Source = source, Title = title, Bytes = System.Text.Encoding.UTF8.GetByteCount(content) }, ct);
+            """, new { ClinicId = clinicId, Source = source, Title = title, Bytes = System.Text.Encoding.UTF8.GetByteCount(content), Chunks = chunks.Count }, ct);
 
         // The replaced chunks' lexemes leave the document-frequency table before the chunks go.
         await s.ExecuteAsync("""
             with old as (select word, ndoc from ts_stat(format('select tsv from knowledge_chunks where document_id = %L', @DocumentId::text)))
             update knowledge_lexemes l set df = l.df - old.ndoc from old where l.clinic_id = @ClinicId and l.lexeme = old.word
             """, new { ClinicId = clinicId, DocumentId = id }, ct);
+        await s.ExecuteAsync("delete from knowledge_postings where clinic_id = @ClinicId and document_id = @DocumentId", new { ClinicId = clinicId, DocumentId = id }, ct);
         await s.ExecuteAsync("delete from knowledge_chunks where clinic_id = @ClinicId and document_id = @DocumentId", new { ClinicId = clinicId, DocumentId = id }, ct);
         await s.ExecuteAsync("delete from knowledge_lexemes where clinic_id = @ClinicId and df <= 0", new { ClinicId = clinicId }, ct);
 
@@ -49,6 +50,13 @@ public static class KnowledgeStore
             Headings = chunks.Select(c => c.Heading).ToArray(),
             Bodies = chunks.Select(c => c.Body).ToArray(),
         }, ct);
+        // Only plain lexemes get postings: query words are letters and digits, so nothing else is ever looked up.
+        await s.ExecuteAsync("""
+            insert into knowledge_postings (clinic_id, document_id, chunk_id, lexeme, weight)
+            select c.clinic_id, c.document_id, c.id, u.lexeme, ts_rank('{0.4, 0.2, 0.7, 1.0}', c.tsv, quote_literal(u.lexeme)::tsquery, 1)
+            from knowledge_chunks c cross join lateral unnest(c.tsv) u
+            where c.clinic_id = @ClinicId and c.document_id = @DocumentId and u.lexeme ~ '^[[:alnum:]]+$'
+            """, new { ClinicId = clinicId, DocumentId = id }, ct);
         await s.ExecuteAsync("""
             insert into knowledge_lexemes (clinic_id, lexeme, df)
             select @ClinicId, word, ndoc from ts_stat(format('select tsv from knowledge_chunks where document_id = %L', @DocumentId::text))
@@ -63,7 +71,7 @@ public static class KnowledgeStore
     /// Lexical ranking, one statement, one round trip. For the query's lexemes t (stemmed with the
     /// English configuration; stop words drop out) with boost b_t and a clinic's chunks c:
     ///
-    ///   score(c) = Σ_t  b_t · idf_t · ts_rank({D 0.4, C 0.2, B 0.7, A 1.0}, tsv_c, t, 1)
+    ///   score(c) = Σ_t  b_t · idf_t · ts_rank({D 0.4, C 0.2, B 0.7, A 1.0}, tsv_c, t, 1)   (over the top 300 chunks per t)
     ///   idf_t    = ln(1 + (N − df_t + 0.5) / (df_t + 0.5))        (BM25's IDF; N = the clinic's chunks)
     ///
     /// tsv weighs the document title A, the heading path B and the body D. b_t is 1 for a word the
@@ -71,52 +79,16 @@ public static class KnowledgeStore
     /// vocabulary (knowledge_lexemes) is taken as a misspelling and replaced by the most similar
     /// lexeme by trigrams (similarity ≥ 0.5, words of 4+ letters), its boost multiplied by that
     /// similarity. At most two chunks of one document are returned, so the top k can hold the
-    /// answer's neighbours from other documents. Candidates come from the GIN index (one probe per term), so the cost follows the
-    /// number of matching chunks, not the clinic's size.
+    /// answer's neighbours from other documents. ts_rank(…, 1) is the term's field-weighted,
+    /// position-discounted frequency divided by log2(1 + chunk length); it is computed once per chunk
+    /// and lexeme at ingest (knowledge_postings), and a query reads each term's 300 best postings
+    /// (impact-ordered pruning: a common word's weakest matches, which add little, are not read).
+    /// The SQL is the function knowledge_search
+    /// (migration 20261124000400_knowledge.sql).
     /// </summary>
     public const string SearchSql = """
-        with input(word, boost) as (
-          select * from unnest(@Words::text[], @Boosts::real[])
-          union all
-          select e.word, @SynonymBoost::real
-          from knowledge_synonyms s cross join lateral regexp_split_to_table(s.expansion, ' ') e(word)
-          where s.clinic_id = @ClinicId and @Padded like '% ' || s.phrase || ' %'
-        ),
-        stems as (
-          select i.boost, v.lexeme from input i cross join lateral unnest(to_tsvector('english', i.word)) v
-        ),
-        resolved as (
-          select s.boost * m.sim as boost, m.lexeme
-          from stems s cross join lateral (
-            select l.lexeme, case when l.lexeme = s.lexeme then 1.0 else similarity(l.lexeme, s.lexeme) end as sim, l.df
-            from knowledge_lexemes l
-            where l.clinic_id = @ClinicId and l.lexeme ~ '^[[:alnum:]]+$'
-              and (l.lexeme = s.lexeme or (length(s.lexeme) >= 4 and l.lexeme % s.lexeme and similarity(l.lexeme, s.lexeme) >= 0.5))
-            order by l.lexeme = s.lexeme desc, similarity(l.lexeme, s.lexeme) desc, l.df desc
-            limit 1
-          ) m
-        ),
-        terms as (
-          select quote_literal(r.lexeme)::tsquery as q, max(r.boost) as boost,
-                 ln(1 + (n.total - l.df + 0.5) / (l.df + 0.5)) as idf
-          from resolved r
-          join knowledge_lexemes l on l.clinic_id = @ClinicId and l.lexeme = r.lexeme
-          cross join (select count(*)::float8 as total from knowledge_chunks where clinic_id = @ClinicId) n
-          group by r.lexeme, l.df, n.total
-        ),
-        scored as (
-          select c.id, c.source, c.title, c.heading, c.body,
-                 sum(t.boost * t.idf * ts_rank('{0.4, 0.2, 0.7, 1.0}', c.tsv, t.q, 1))::float8 as score
-          from terms t
-          join knowledge_chunks c on c.clinic_id = @ClinicId and c.tsv @@ t.q
-          group by c.id
-        )
-        select source, title, heading, body, score from (
-          select s.*, row_number() over (partition by s.source order by s.score desc, s.id) as nth from scored s
-        ) ranked
-        where nth <= 2
-        order by score desc, id
-        limit @K
+        select source, title, heading, body, score
+        from knowledge_search(@ClinicId, @Words::text[], @Boosts::real[], @Padded, @SynonymBoost::real, @K)
         """;
 
     public static async Task<IReadOnlyList<KnowledgeHit>> SearchAsync(Db db, RequestClaims claims, Guid clinicId, KnowledgeQuery query, int k, CancellationToken ct)
