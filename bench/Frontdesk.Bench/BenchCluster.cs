@@ -10,6 +10,7 @@ public sealed class BenchCluster : IAsyncDisposable
     readonly string _dir;
 
     public string AdminConnectionString { get; }
+    public string AppConnectionString { get; }
     public NpgsqlDataSource AppDataSource { get; }
     public Db Db { get; }
 
@@ -18,6 +19,7 @@ public sealed class BenchCluster : IAsyncDisposable
         _pg = pg;
         _dir = dir;
         AdminConnectionString = admin;
+        AppConnectionString = pg.AppConnectionString();
         AppDataSource = app;
         Db = new Db(app);
     }
