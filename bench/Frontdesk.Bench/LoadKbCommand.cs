@@ -58,6 +58,25 @@ public sealed class LoadKbCommand : IBenchCommand
 
         var questions = (await File.ReadAllLinesAsync(questionsFile)).Where(l => l.Length > 0)
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("question").GetString()!).ToArray();
+        if (args.Contains("--profile"))
+        {
+            // Where a search's time goes: the whole call, the word resolution alone (k = 0), the bare round trip.
+            foreach (var (label, sql, k) in new[] { ("search k=3", KnowledgeStore.SearchSql, 3), ("resolve only (k=0)", KnowledgeStore.SearchSql, 0), ("select 1", "select 1", 0) })
+            {
+                var times = new List<double>();
+                for (var r = 0; r < 3; r++)
+                    foreach (var q in questions)
+                    {
+                        var kq = KnowledgeQuery.Parse(q);
+                        var t0 = Stopwatch.GetTimestamp();
+                        await cluster.Db.QueryOnceAsync<object>(claims, sql, new { ClinicId = clinic, Words = kq.Words.ToArray(), Boosts = kq.Boosts.ToArray(), SynonymBoost = KnowledgeQuery.SynonymBoost, Padded = $" {kq.Normalized} ", K = k }, default);
+                        times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                    }
+                times.Sort();
+                Console.WriteLine($"{label,-20} p50 {Percentiles.Of(times, 50):F2} ms  p95 {Percentiles.Of(times, 95):F2} ms");
+            }
+            return 0;
+        }
         if (args.Contains("--explain"))
         {
             // One searcher: where the time goes, question by question (plans of slow statements in the server log).

@@ -55,8 +55,10 @@ create table knowledge_lexemes (
   df         int not null check (df >= 0),
   primary key (clinic_id, lexeme)
 );
--- GiST (btree_gist for the uuid): nearest lexeme by trigram distance within one clinic, by index.
-create index knowledge_lexemes_trgm on knowledge_lexemes using gist (clinic_id, lexeme gist_trgm_ops);
+-- GIN (btree_gin for the uuid): lexemes of one clinic sharing enough trigrams with a query word.
+-- GIN rather than GiST KNN: with the similarity threshold at 0.5 (set on knowledge_search) the
+-- probe reads only lexemes sharing most trigrams, and GIN has no lossy signatures to recheck.
+create index knowledge_lexemes_trgm on knowledge_lexemes using gin (clinic_id, lexeme gin_trgm_ops);
 alter table knowledge_lexemes enable row level security;
 alter table knowledge_lexemes force row level security;
 create policy knowledge_lexemes_tenant on knowledge_lexemes for all to authenticated
@@ -111,6 +113,7 @@ create or replace function public.knowledge_search(
 returns table (source text, title text, heading text, body text, score float8)
 language plpgsql stable
 set jit = off
+set pg_trgm.similarity_threshold = 0.5
 as $$
 declare
   v_total float8;
@@ -124,7 +127,7 @@ begin
   if v_total = 0 then return; end if;
 
   -- One small indexed lookup per stem: its document frequency, or (a misspelling) the nearest
-  -- lexeme by trigram distance through the GiST index.
+  -- lexeme by trigram similarity through the GIN index.
   for v_stem in
     with input(word, boost) as (
       select * from unnest(p_words, p_boosts)
@@ -144,7 +147,7 @@ begin
       select l.lexeme, l.df, similarity(l.lexeme, v_stem.lexeme)::float8 as sim into v_hit
       from knowledge_lexemes l
       where l.clinic_id = p_clinic and l.lexeme % v_stem.lexeme
-      order by l.lexeme <-> v_stem.lexeme
+      order by 3 desc, l.df desc
       limit 1;
       if not found or v_hit.sim < 0.5 or v_hit.lexeme !~ '^[[:alnum:]]+$' then continue; end if;
     end if;

@@ -71,7 +71,7 @@ public static class KnowledgeStore
     /// Lexical ranking, one statement, one round trip. For the query's lexemes t (stemmed with the
     /// English configuration; stop words drop out) with boost b_t and a clinic's chunks c:
     ///
-    ///   score(c) = Σ_t  b_t · idf_t · ts_rank({D 0.4, C 0.2, B 0.7, A 1.0}, tsv_c, t, 1)   (over the top 300 chunks per t)
+    ///   score(c) = Σ_t  b_t · idf_t · ts_rank({D 0.4, C 0.2, B 0.7, A 1.0}, tsv_c, t, 1)   (over the top 100 chunks per t)
     ///   idf_t    = ln(1 + (N − df_t + 0.5) / (df_t + 0.5))        (BM25's IDF; N = the clinic's chunks)
     ///
     /// tsv weighs the document title A, the heading path B and the body D. b_t is 1 for a word the
@@ -81,7 +81,7 @@ public static class KnowledgeStore
     /// similarity. At most two chunks of one document are returned, so the top k can hold the
     /// answer's neighbours from other documents. ts_rank(…, 1) is the term's field-weighted,
     /// position-discounted frequency divided by log2(1 + chunk length); it is computed once per chunk
-    /// and lexeme at ingest (knowledge_postings), and a query reads each term's 300 best postings
+    /// and lexeme at ingest (knowledge_postings), and a query reads each term's 100 best postings
     /// (impact-ordered pruning: a common word's weakest matches, which add little, are not read).
     /// The SQL is the function knowledge_search
     /// (migration 20261124000400_knowledge.sql).
