@@ -20,7 +20,7 @@ public sealed record KnowledgeQuery(IReadOnlyList<string> Words, IReadOnlyList<f
     static readonly (string Phrase, string[] Words)[] NormalizedDefaults =
         [.. KnowledgeSynonyms.Defaults.Select(x => (Normalize(x.Phrase), Normalize(x.Expansion).Split(' ', StringSplitOptions.RemoveEmptyEntries)))];
 
-    public string Key => string.Join(' ', Words.Take(Words.Count).Order(StringComparer.Ordinal));
+    public string Key => string.Join(' ', Words.Order(StringComparer.Ordinal));
 
     public bool IsEmpty => Words.Count == 0;
 

@@ -12,6 +12,19 @@ public sealed class LookupKnowledgeTool(KnowledgePrefetch prefetch) : IVapiTool
 
     public async Task<string> InvokeAsync(VapiContext context, JsonElement arguments, CancellationToken ct)
     {
+        // OpenAI-format tool calls carry the arguments as a JSON string; Vapi's own format as an object.
+        if (arguments.ValueKind == JsonValueKind.String)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(arguments.GetString() ?? "{}");
+                arguments = doc.RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                throw new VapiToolException("I need the caller's question to look it up.");
+            }
+        }
         var question = arguments.ValueKind == JsonValueKind.Object && arguments.TryGetProperty("question", out var q) && q.ValueKind == JsonValueKind.String
             ? q.GetString()
             : null;

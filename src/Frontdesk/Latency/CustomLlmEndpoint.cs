@@ -57,6 +57,9 @@ public static partial class CustomLlmEndpoint
     public static readonly TimeSpan KnowledgeBudget = TimeSpan.FromMilliseconds(150);
     public const string KnowledgeHeader = "X-Frontdesk-Knowledge";
 
+    static readonly byte[] MidStreamError =
+        Encoding.UTF8.GetBytes("data: {\"error\":{\"message\":\"The upstream model failed mid-answer.\",\"type\":\"upstream_error\"}}\n\n");
+
     static readonly Histogram<double> FirstUpstreamToken = FrontdeskMeter.Meter.CreateHistogram<double>("frontdesk.llm.upstream_first_token", "ms",
         "From sending the upstream request to its first token");
     static readonly Histogram<double> FirstByte = FrontdeskMeter.Meter.CreateHistogram<double>("frontdesk.llm.first_byte", "ms",
@@ -193,7 +196,7 @@ public static partial class CustomLlmEndpoint
             }
             // Headers are gone: the stream ends with an error event instead of hanging.
             Log.UpstreamFailed(log, status, "mid-stream");
-            await http.Response.Body.WriteAsync("""data: {"error":{"message":"The upstream model failed mid-answer.","type":"upstream_error"}}"""u8.ToArray().Concat("\n\n"u8.ToArray()).ToArray(), CancellationToken.None);
+            await http.Response.Body.WriteAsync(MidStreamError, CancellationToken.None);
             await http.Response.Body.FlushAsync(CancellationToken.None);
             return;
         }

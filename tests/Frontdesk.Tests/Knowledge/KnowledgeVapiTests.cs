@@ -49,6 +49,9 @@ public class KnowledgeVapiTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixt
         Assert.DoesNotContain("**", answer, StringComparison.Ordinal);
         Assert.True(answer.Length <= LookupKnowledgeTool.MaxSpokenChars + 1);
 
+        var asString = await tool.InvokeAsync(ctx, JsonSerializer.SerializeToElement("{\"question\": \"how much is a boob job\"}"), default);
+        Assert.Equal(answer, asString);
+
         var none = await tool.InvokeAsync(ctx, JsonDocument.Parse("""{"question": "do you sell helicopters"}""").RootElement, default);
         Assert.Contains("does not cover", none, StringComparison.Ordinal);
         await Assert.ThrowsAsync<VapiToolException>(() => tool.InvokeAsync(ctx, JsonDocument.Parse("{}").RootElement, default));
