@@ -4,6 +4,8 @@ using Frontdesk.Calls;
 using Frontdesk.Calendar;
 using Frontdesk.Clinics;
 using Frontdesk.FollowUp;
+using Frontdesk.Knowledge;
+using Frontdesk.Latency;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
 using Frontdesk.Tenancy;
@@ -34,6 +36,9 @@ public static class FrontdeskApp
         builder.Services.AddFrontdeskPlatform(builder.Configuration);   // options, PostgreSQL (local or URL), problems, OpenTelemetry
         builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
         builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
+        builder.Services.AddKnowledge();                                // knowledge base, lookup_knowledge tool, speculative prefetch
+        builder.Services.AddCustomLlm();                                // custom-LLM relay to the upstream model (FRONTDESK_LLM_*)
+        builder.Services.AddTurnLatency();                              // per-turn latency from Vapi end-of-call reports
         builder.Services.AddPrivacy(builder.Logging);                   // PII detector, envelope encryption, log redaction
         builder.Services.AddMessaging(builder.Configuration);           // Twilio client, outbox worker and its SMS sender
         builder.Services.AddCalls();                                    // Vapi webhook: booking tools, assistant config
@@ -60,6 +65,9 @@ public static class FrontdeskApp
         app.MapBookings();                              // bookings: read, move, cancel
         app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
         app.MapPrivacy();                               // seed Task 3: redact_and_store_pii, clinical notes, GDPR export
+        app.MapKnowledge();                             // seed Task 4: knowledge documents and search
+        app.MapCustomLlm();                             // seed Task 4: POST /vapi/llm/chat/completions, streamed
+        app.MapTurnLatency();                           // seed Task 4: GET /api/clinics/{id}/latency (TTFB distribution)
         app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
         app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link

@@ -17,6 +17,7 @@ public static class Problems
     public const string UnsupportedMediaType = Base + "unsupported-media-type";
     public const string TooManyRequests = Base + "too-many-requests";
     public const string Unavailable = Base + "unavailable";
+    public const string Upstream = Base + "upstream";
     public const string Internal = Base + "internal";
 
     public static string ForStatus(int status) => status switch
