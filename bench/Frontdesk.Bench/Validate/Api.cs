@@ -8,7 +8,8 @@ using Frontdesk.Tenancy;
 
 namespace Frontdesk.Bench.Validate;
 
-public sealed record ApiResult(HttpStatusCode Status, JsonElement Body, string Text, double Ms)
+/// <summary>A response; ServerMs is the target's own Server-Timing app;dur= when it sends one.</summary>
+public sealed record ApiResult(HttpStatusCode Status, JsonElement Body, string Text, double Ms, double? ServerMs = null)
 {
     public bool Ok => (int)Status is >= 200 and < 300;
     public Guid Id(string name = "id") => Body.GetProperty(name).GetGuid();
@@ -39,7 +40,10 @@ public sealed class Api(HttpClient http, byte[] secret)
         JsonElement json = default;
         if (text.Length > 0 && (text[0] is '{' or '['))
             try { json = JsonDocument.Parse(text).RootElement.Clone(); } catch (JsonException) { }
-        return new ApiResult(res.StatusCode, json, text, ms);
+        double? server = res.Headers.TryGetValues("Server-Timing", out var st)
+                         && st.FirstOrDefault() is { } timing && timing.StartsWith("app;dur=", StringComparison.Ordinal)
+                         && double.TryParse(timing["app;dur=".Length..], System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : null;
+        return new ApiResult(res.StatusCode, json, text, ms, server);
     }
 
     public Task<ApiResult> GetAsync(string path, string? token, CancellationToken ct = default) => SendAsync(HttpMethod.Get, path, token, null, null, ct);

@@ -75,7 +75,7 @@ public static class Task2FollowUp
             $"lead {leadId}, agent {agent}; replayed call_ended: same ids {replaySame}, new SMS {replaySent}; duplicate end-of-call-report: {dupSms} SMS in total");
     }
 
-    static object EndOfCallReport(string callId, string? assistantId, string? phoneNumberId, string customer)
+    internal static object EndOfCallReport(string callId, string? assistantId, string? phoneNumberId, string customer)
     {
         var now = DateTimeOffset.UtcNow;
         return new
