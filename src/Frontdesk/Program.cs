@@ -70,6 +70,7 @@ public static class FrontdeskApp
         app.MapTurnLatency();                           // seed Task 4: GET /api/clinics/{id}/latency (TTFB distribution)
         app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
         app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
+        app.MapFollowUpSettings();                      // a clinic's outbound agent, SMS template, quiet hours, procedure catalog
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications

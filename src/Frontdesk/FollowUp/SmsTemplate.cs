@@ -23,6 +23,13 @@ public static partial class SmsTemplate
         return Dashes().Replace(sb.ToString(), "-").Trim('-') + "-guide";
     }
 
+    public static readonly IReadOnlySet<string> Known =
+        new HashSet<string>(["patientName", "procedure", "pdfLink", "bookingLink", "clinicName", "agentName"], StringComparer.Ordinal);
+
+    /// <summary>Placeholders a clinic's template names that no follow-up fills (a typo would go out verbatim).</summary>
+    public static IReadOnlyList<string> UnknownPlaceholders(string template) =>
+        Placeholder().Matches(template).Select(m => m.Groups[1].Value).Where(n => !Known.Contains(n)).Distinct().ToList();
+
     [GeneratedRegex(@"\{\{\s*(\w+)\s*\}\}")]
     private static partial Regex Placeholder();
 

@@ -42,7 +42,7 @@ public sealed class TwilioFixture : IAsyncLifetime
         return c;
     }
 
-    public HttpClient As(Guid clinicId) => Client(TestApp.Token(RequestClaims.ForClinic(clinicId, "user-" + Guid.NewGuid().ToString("N"), "admin")));
+    public HttpClient As(Guid clinicId, string appRole = "admin") => Client(TestApp.Token(RequestClaims.ForClinic(clinicId, "user-" + Guid.NewGuid().ToString("N"), appRole)));
 
     public async Task DisposeAsync()
     {
