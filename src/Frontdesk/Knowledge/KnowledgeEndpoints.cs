@@ -20,6 +20,7 @@ public static class KnowledgeEndpoints
     public static IServiceCollection AddKnowledge(this IServiceCollection services)
     {
         services.AddSingleton<KnowledgePrefetch>();
+        services.AddSingleton<KnowledgeEmbeddings>();
         services.AddSingleton<Calls.IVapiTool, LookupKnowledgeTool>();
         services.AddSingleton<Calls.IVapiMessageHandler, KnowledgeBaseRequestHandler>();
         services.AddSingleton<Calls.IVapiMessageHandler>(sp => new PrefetchOnTranscript(sp.GetRequiredService<KnowledgePrefetch>()));
@@ -62,6 +63,7 @@ public static class KnowledgeEndpoints
 
         var (id, chunks) = await db.InTransactionAsync(claims,
             s => KnowledgeStore.IngestAsync(s, clinicId, body.Title.Trim(), body.Source.Trim(), body.Content, ct), ct);
+        await http.RequestServices.GetRequiredService<KnowledgeEmbeddings>().StoreAsync(db, claims, clinicId, id, ct);
         return TypedResults.Created($"/api/clinics/{clinicId}/knowledge/documents/{id}", new SavedDocument(id, chunks));
     }
 
@@ -76,12 +78,12 @@ public static class KnowledgeEndpoints
     }
 
     static async Task<Results<Ok<IReadOnlyList<SearchResult>>, ProblemHttpResult>> Search(
-        Guid clinicId, string? q, int? k, HttpContext http, Db db, CancellationToken ct)
+        Guid clinicId, string? q, int? k, HttpContext http, Db db, KnowledgeEmbeddings embeddings, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(q)) return Problems.Invalid("q is required.");
         if (q.Length > KnowledgeQuery.MaxQueryChars) return Problems.Invalid($"q may hold at most {KnowledgeQuery.MaxQueryChars} characters.");
         if (k is < 1 or > MaxK) return Problems.Invalid($"k must be between 1 and {MaxK}.");
-        var hits = await KnowledgeStore.SearchAsync(db, http.Claims(), clinicId, KnowledgeQuery.Parse(q), k ?? 3, ct);
+        var hits = await KnowledgeStore.SearchAsync(db, http.Claims(), clinicId, KnowledgeQuery.Parse(q), k ?? 3, embeddings, ct);
         return TypedResults.Ok<IReadOnlyList<SearchResult>>(
             [.. hits.Select(h => new SearchResult(h.Source, h.Title, Chunker.Plain(h.Text), Math.Round(h.Score, 4)))]);
     }

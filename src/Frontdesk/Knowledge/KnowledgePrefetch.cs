@@ -10,7 +10,7 @@ namespace Frontdesk.Knowledge;
 /// A cache, deliberately in memory (ARCHITECTURE: state lives in PostgreSQL; this is not state):
 /// on another instance, after the TTL, or for a changed question it is a miss and we search inline.
 /// </summary>
-public sealed partial class KnowledgePrefetch(Db db, ILogger<KnowledgePrefetch> log)
+public sealed partial class KnowledgePrefetch(Db db, ILogger<KnowledgePrefetch> log, KnowledgeEmbeddings embeddings)
 {
     public const int K = 3;
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(60);
@@ -46,7 +46,7 @@ public sealed partial class KnowledgePrefetch(Db db, ILogger<KnowledgePrefetch> 
         await Task.Yield();   // the webhook answers Vapi now; the search runs on its own
         try
         {
-            return await KnowledgeStore.SearchAsync(db, RequestClaims.ForClinic(clinicId, "vapi_agent", "agent"), clinicId, query, K, CancellationToken.None);
+            return await KnowledgeStore.SearchAsync(db, RequestClaims.ForClinic(clinicId, "vapi_agent", "agent"), clinicId, query, K, embeddings, CancellationToken.None);
         }
         catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
         {
@@ -75,13 +75,13 @@ public sealed partial class KnowledgePrefetch(Db db, ILogger<KnowledgePrefetch> 
             }
             else
             {
-                (outcome, task) = ("stale", KnowledgeStore.SearchAsync(db, RequestClaims.ForClinic(clinicId, "vapi_agent", "agent"), clinicId, query, K, ct));
+                (outcome, task) = ("stale", KnowledgeStore.SearchAsync(db, RequestClaims.ForClinic(clinicId, "vapi_agent", "agent"), clinicId, query, K, embeddings, ct));
                 Interlocked.Increment(ref _stale);
             }
         }
         else
         {
-            (outcome, task) = ("miss", KnowledgeStore.SearchAsync(db, RequestClaims.ForClinic(clinicId, "vapi_agent", "agent"), clinicId, query, K, ct));
+            (outcome, task) = ("miss", KnowledgeStore.SearchAsync(db, RequestClaims.ForClinic(clinicId, "vapi_agent", "agent"), clinicId, query, K, embeddings, ct));
             Interlocked.Increment(ref _misses);
         }
         Outcomes.Add(1, new KeyValuePair<string, object?>("outcome", outcome));

@@ -91,11 +91,20 @@ public static class KnowledgeStore
         from knowledge_search(@ClinicId, @Words::text[], @Boosts::real[], @Padded, @SynonymBoost::real, @K)
         """;
 
-    public static async Task<IReadOnlyList<KnowledgeHit>> SearchAsync(Db db, RequestClaims claims, Guid clinicId, KnowledgeQuery query, int k, CancellationToken ct)
+    public static Task<IReadOnlyList<KnowledgeHit>> SearchAsync(Db db, RequestClaims claims, Guid clinicId, KnowledgeQuery query, int k, CancellationToken ct) =>
+        SearchAsync(db, claims, clinicId, query, k, null, ct);
+
+    /// <summary>Lexical ranking, fused with vector ranking when embeddings are configured.</summary>
+    public static async Task<IReadOnlyList<KnowledgeHit>> SearchAsync(Db db, RequestClaims claims, Guid clinicId, KnowledgeQuery query, int k,
+        KnowledgeEmbeddings? embeddings, CancellationToken ct)
     {
-        if (query.IsEmpty) return [];
-        return await db.QueryOnceAsync<KnowledgeHit>(claims, SearchSql, Args(clinicId, query, k), ct);
+        if (embeddings is { Enabled: true } && query.Normalized.Length > 0)
+            return await embeddings.SearchFusedAsync(db, claims, clinicId, query, k, ct);
+        return await LexicalAsync(db, claims, clinicId, query, k, ct);
     }
+
+    public static async Task<IReadOnlyList<KnowledgeHit>> LexicalAsync(Db db, RequestClaims claims, Guid clinicId, KnowledgeQuery query, int k, CancellationToken ct) =>
+        query.IsEmpty ? [] : await db.QueryOnceAsync<KnowledgeHit>(claims, SearchSql, Args(clinicId, query, k), ct);
 
     public static Task<IReadOnlyList<KnowledgeHit>> SearchAsync(DbSession s, Guid clinicId, KnowledgeQuery query, int k, CancellationToken ct) =>
         query.IsEmpty ? Task.FromResult<IReadOnlyList<KnowledgeHit>>([]) : s.QueryAsync<KnowledgeHit>(SearchSql, Args(clinicId, query, k), ct);
