@@ -28,6 +28,7 @@ public sealed class BenchHost : IAsyncDisposable
 
     public static async Task<BenchHost> StartAsync(IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
+        LocalPostgres.SweepStale("frontdesk-bench-");
         var dir = Path.Combine("/tmp", $"frontdesk-bench-{Environment.ProcessId}");
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         Directory.CreateDirectory(dir);

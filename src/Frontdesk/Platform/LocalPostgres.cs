@@ -29,6 +29,41 @@ public sealed class LocalPostgres
 
     public static LocalPostgres For(string clusterDir) => new(Path.GetFullPath(clusterDir), FindBinaries());
 
+    /// <summary>
+    /// Removes throwaway clusters (<c>/tmp/{prefix}{pid}/pg</c>) whose owning process is gone: a test
+    /// host is sometimes ended before its exit handler deletes its folder, and CI reuses the machine.
+    /// </summary>
+    public static void SweepStale(string prefix)
+    {
+        foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), prefix + "*"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir)[prefix.Length..], out var pid) || pid == Environment.ProcessId || IsAlive(pid)) continue;
+            try
+            {
+                var cluster = Path.Combine(dir, "pg");
+                if (File.Exists(Path.Combine(cluster, "PG_VERSION"))) For(cluster).StopAsync().GetAwaiter().GetResult();
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                // Someone else's or still in use: leave it.
+            }
+        }
+    }
+
+    static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     public string AdminConnectionString(string database = DatabaseName) =>
         $"Host={SocketDir};Username={SuperUser};Database={database};Pooling=false;Timeout=15";
 

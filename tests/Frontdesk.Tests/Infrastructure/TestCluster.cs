@@ -25,6 +25,7 @@ public static class TestCluster
         }
         else
         {
+            LocalPostgres.SweepStale("frontdesk-test-");
             var dir = Path.Combine("/tmp", $"frontdesk-test-{Environment.ProcessId}");
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.CreateDirectory(dir);
