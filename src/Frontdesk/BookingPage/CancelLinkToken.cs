@@ -1,7 +1,4 @@
 using System.Buffers.Binary;
-using System.Buffers.Text;
-using System.Security.Cryptography;
-using System.Text;
 
 namespace Frontdesk.BookingPage;
 
@@ -19,10 +16,9 @@ public sealed class CancelLinkToken
     const byte Version = 1;
     const int Length = 1 + 16 + 16 + 16 + 8;
 
-    readonly byte[] _key;
+    readonly SignedToken _token;
 
-    public CancelLinkToken(byte[] secret) =>
-        _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, 32, info: Encoding.UTF8.GetBytes("frontdesk booking-cancel v1"));
+    public CancelLinkToken(byte[] secret) => _token = new SignedToken(secret, "frontdesk booking-cancel v1");
 
     public CancelLinkToken(DevSecrets secrets) : this(secrets.JwtSecret()) { }
 
@@ -34,27 +30,13 @@ public sealed class CancelLinkToken
         bookingId.TryWriteBytes(payload.AsSpan(17, 16));
         leadId.TryWriteBytes(payload.AsSpan(33, 16));
         BinaryPrimitives.WriteInt64BigEndian(payload.AsSpan(49, 8), expiresAt.ToUnixTimeSeconds());
-        return Base64Url.EncodeToString(payload) + "." + Base64Url.EncodeToString(HMACSHA256.HashData(_key, payload));
+        return _token.Seal(payload);
     }
 
     /// <summary>The link when the token is well-formed and ours, expired or not (the caller checks <see cref="CancelLink.ExpiresAt"/>).</summary>
     public CancelLink? Authentic(string? token)
     {
-        if (string.IsNullOrEmpty(token) || token.Length > 512) return null;
-        var dot = token.IndexOf('.', StringComparison.Ordinal);
-        if (dot <= 0) return null;
-        byte[] payload, mac;
-        try
-        {
-            payload = Base64Url.DecodeFromChars(token.AsSpan(0, dot));
-            mac = Base64Url.DecodeFromChars(token.AsSpan(dot + 1));
-        }
-        catch (FormatException)
-        {
-            return null;
-        }
-        if (payload.Length != Length || payload[0] != Version) return null;
-        if (!CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(_key, payload), mac)) return null;
+        if (_token.Open(token, maxLength: 512) is not { } payload || payload.Length != Length || payload[0] != Version) return null;
         return new CancelLink(new Guid(payload.AsSpan(1, 16)), new Guid(payload.AsSpan(17, 16)), new Guid(payload.AsSpan(33, 16)),
             DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(payload.AsSpan(49, 8))));
     }
