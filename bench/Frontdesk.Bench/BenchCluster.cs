@@ -9,6 +9,9 @@ public sealed class BenchCluster : IAsyncDisposable
     readonly LocalPostgres _pg;
     readonly string _dir;
 
+    /// <summary>The run's folder (/tmp/frontdesk-bench-{pid}): the cluster and anything else of the run.</summary>
+    public string Dir => _dir;
+
     public string AdminConnectionString { get; }
     public string AppConnectionString { get; }
     public NpgsqlDataSource AppDataSource { get; }
@@ -26,6 +29,7 @@ public sealed class BenchCluster : IAsyncDisposable
 
     public static async Task<BenchCluster> StartAsync()
     {
+        LocalPostgres.SweepStale("frontdesk-bench-");
         var dir = Path.Combine("/tmp", $"frontdesk-bench-{Environment.ProcessId}");
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         Directory.CreateDirectory(dir);

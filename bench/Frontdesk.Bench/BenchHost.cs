@@ -20,33 +20,26 @@ public sealed class BenchHost : IAsyncDisposable
 
     public required WebApplication App { get; init; }
     public required string BaseUrl { get; init; }
-    public required string AdminConnectionString { get; init; }
-    required public LocalPostgres Postgres { get; init; }
-    public required string Dir { get; init; }
+    /// <summary>The private cluster the app runs on (seeding, raw-SQL comparisons).</summary>
+    public required BenchCluster Cluster { get; init; }
+
+    public string AdminConnectionString => Cluster.AdminConnectionString;
 
     public Db Db => App.Services.GetRequiredService<Db>();
 
     public static async Task<BenchHost> StartAsync(IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
-        LocalPostgres.SweepStale("frontdesk-bench-");
-        var dir = Path.Combine("/tmp", $"frontdesk-bench-{Environment.ProcessId}");
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        Directory.CreateDirectory(dir);
-        var pg = LocalPostgres.For(Path.Combine(dir, "pg"));
-        Console.Error.WriteLine($"starting a private PostgreSQL in {pg.ClusterDir} …");
-        await pg.StartAsync(durable: false, CancellationToken.None);
-        await Migrator.ApplyAsync(pg.AdminConnectionString(), CancellationToken.None);
-
+        var cluster = await BenchCluster.StartAsync();
         var app = FrontdeskApp.Build(["--environment", "Production"], b =>
         {
             b.WebHost.UseUrls("http://127.0.0.1:0");
             b.Logging.ClearProviders();
             var all = new Dictionary<string, string?>
             {
-                ["FRONTDESK_DATABASE_URL"] = pg.AdminConnectionString(),
+                ["FRONTDESK_DATABASE_URL"] = cluster.AdminConnectionString,
                 ["FRONTDESK_MIGRATE_ON_START"] = "false",
                 ["FRONTDESK_JWT_SECRET"] = JwtSecret,
-                ["FRONTDESK_DATA_DIR"] = Path.Combine(dir, "data"),
+                ["FRONTDESK_DATA_DIR"] = Path.Combine(cluster.Dir, "data"),
                 ["FRONTDESK_MASTER_KEY"] = Convert.ToBase64String(Enumerable.Range(0, 32).Select(i => (byte)(i * 13 + 5)).ToArray()),
             };
             if (settings is not null) foreach (var kv in settings) all[kv.Key] = kv.Value;
@@ -54,8 +47,7 @@ public sealed class BenchHost : IAsyncDisposable
             configure?.Invoke(b);
         });
         await app.StartAsync();
-        var url = app.Urls.First();
-        return new BenchHost { App = app, BaseUrl = url, AdminConnectionString = pg.AdminConnectionString(), Postgres = pg, Dir = dir };
+        return new BenchHost { App = app, BaseUrl = app.Urls.First(), Cluster = cluster };
     }
 
     public static string Token(RequestClaims claims) => Auth.Mint(SecretBytes, claims, TimeSpan.FromHours(2));
@@ -103,11 +95,9 @@ public sealed class BenchHost : IAsyncDisposable
     {
         await App.StopAsync();
         await App.DisposeAsync();
-        await Postgres.StopAsync();
-        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        await Cluster.DisposeAsync();
     }
 }
-
 /// <summary>Latency samples → percentiles.</summary>
 public sealed class Samples
 {
@@ -119,13 +109,7 @@ public sealed class Samples
 
     public double Percentile(double p)
     {
-        lock (_gate)
-        {
-            if (_ms.Count == 0) return double.NaN;
-            var sorted = _ms.Order().ToList();
-            var rank = (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1;
-            return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
-        }
+        lock (_gate) return Validate.Stats.Percentile(_ms, p);
     }
 
     public IReadOnlyList<double> Values { get { lock (_gate) return _ms.ToList(); } }

@@ -52,7 +52,16 @@ public sealed class LoadVoiceCommand : IBenchCommand
         var speakMs = LoadKbCommand.Arg(args, "--speak-ms", 800);
         ThreadPool.SetMinThreads(128, 128);   // 50 calls' timers must not queue behind a 2-thread pool start
 
-        await using var cluster = await BenchCluster.StartAsync();
+        await using var upstream = await FakeLlm.StartAsync(TimeSpan.FromMilliseconds(firstTokenMs), TimeSpan.FromMilliseconds(gapMs));
+        upstream.Tokens = tokens;
+        // The service as Program serves it, on its own private cluster.
+        await using var host = await BenchHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["FRONTDESK_LLM_BASE_URL"] = upstream.Url + "/v1",
+            ["FRONTDESK_LLM_API_KEY"] = "sk-bench",
+            ["FRONTDESK_LLM_MODEL"] = "fake-model",
+        });
+        var cluster = host.Cluster;
         var secret = "vapi-bench-" + Guid.NewGuid().ToString("N");
         var clinicId = await cluster.CreateClinicAsync("voice", secret);
         var claims = RequestClaims.ForClinic(clinicId, "bench", "admin");
@@ -64,13 +73,11 @@ public sealed class LoadVoiceCommand : IBenchCommand
         var questions = (await File.ReadAllLinesAsync(Paths.Questions())).Where(l => l.Length > 0)
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("question").GetString()!).ToArray();
 
-        await using var upstream = await FakeUpstream.StartAsync(firstTokenMs, gapMs, tokens);
-        var jwtSecret = Convert.ToBase64String(Guid.NewGuid().ToByteArray()) + "-bench-secret-0123456789";
-        await using var app = await StartAppAsync(cluster, upstream.BaseUrl, jwtSecret);
-        var baseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var app = host.App;
+        var baseUrl = host.BaseUrl;
         var transcript = app.Services.GetServices<IVapiMessageHandler>().Single(h => h.Type == "transcript");
         var vapiClinic = new VapiClinic(clinicId, "voice", "Europe/London", null, null, null, secret);
-        var token = Auth.Mint(Auth.SecretBytes(jwtSecret), RequestClaims.ForClinic(clinicId, "bench", "receptionist"), TimeSpan.FromHours(1));
+        var token = Auth.Mint(BenchHost.SecretBytes, RequestClaims.ForClinic(clinicId, "bench", "receptionist"), TimeSpan.FromHours(1));
 
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1000, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
         {
@@ -136,7 +143,6 @@ public sealed class LoadVoiceCommand : IBenchCommand
         }
         Console.WriteLine();
         Console.WriteLine("Frontdesk column: sequential = the knowledge search request as the client saw it; streamed = frontdesk.llm.overhead (first byte sent minus the upstream's first token).");
-        await app.StopAsync();
         return 0;
     }
 
@@ -206,97 +212,5 @@ public sealed class LoadVoiceCommand : IBenchCommand
         var request = new HttpRequestMessage(HttpMethod.Post, "/vapi/llm/chat/completions") { Content = JsonContent.Create(body) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
         return request;
-    }
-
-    /// <summary>The app itself: the same Add…/Map… calls as Program.cs for the features on the voice path.</summary>
-    static async Task<WebApplication> StartAppAsync(BenchCluster cluster, string upstreamBaseUrl, string jwtSecret)
-    {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["FRONTDESK_DATABASE_URL"] = cluster.AdminConnectionString,
-            ["FRONTDESK_APP_DATABASE_URL"] = cluster.AppConnectionString,
-            ["FRONTDESK_MIGRATE_ON_START"] = "false",
-            ["FRONTDESK_JWT_SECRET"] = jwtSecret,
-            ["FRONTDESK_MASTER_KEY"] = Convert.ToBase64String(new byte[32]),
-            ["FRONTDESK_DATA_DIR"] = Path.Combine(Path.GetTempPath(), $"frontdesk-bench-app-{Environment.ProcessId}"),
-            ["FRONTDESK_LLM_BASE_URL"] = upstreamBaseUrl,
-            ["FRONTDESK_LLM_API_KEY"] = "sk-bench",
-            ["FRONTDESK_LLM_MODEL"] = "fake-model",
-        });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddFrontdeskPlatform(builder.Configuration);
-        builder.Services.AddFrontdeskAuth();
-        builder.Services.AddKnowledge();
-        builder.Services.AddCustomLlm();
-        builder.Services.AddTurnLatency();
-        var app = builder.Build();
-        var options = app.Services.GetRequiredService<FrontdeskOptions>();
-        app.UseProblemExceptions();
-        app.UseBodyLimit(options.MaxRequestBodyBytes);
-        app.UseAuthentication();
-        app.UseAuthorization();
-        app.MapKnowledge();
-        app.MapCustomLlm();
-        app.MapTurnLatency();
-        await app.StartAsync();
-        return app;
-    }
-}
-
-/// <summary>A loopback OpenAI-compatible model: streams tokens after a first-token delay.</summary>
-sealed class FakeUpstream : IAsyncDisposable
-{
-    readonly WebApplication _app;
-    public string BaseUrl { get; }
-
-    FakeUpstream(WebApplication app, string baseUrl)
-    {
-        _app = app;
-        BaseUrl = baseUrl;
-    }
-
-    public static async Task<FakeUpstream> StartAsync(int firstTokenMs, int gapMs, int tokens)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.MapPost("/v1/chat/completions", async (HttpContext http) =>
-        {
-            var ct = http.RequestAborted;
-            using var doc = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: ct);
-            var stream = doc.RootElement.TryGetProperty("stream", out var s) && s.GetBoolean();
-            await Task.Delay(firstTokenMs, ct);
-            if (!stream)
-            {
-                await Task.Delay(gapMs * (tokens - 1), ct);   // a non-streamed answer arrives when the last token is made
-                await http.Response.WriteAsJsonAsync(new
-                {
-                    id = "chatcmpl-bench", @object = "chat.completion", created = 1_700_000_000, model = "fake-model",
-                    choices = new[] { new { index = 0, message = new { role = "assistant", content = string.Concat(Enumerable.Range(0, tokens).Select(i => $"w{i} ")) }, finish_reason = "stop" } },
-                }, ct);
-                return;
-            }
-            http.Response.ContentType = "text/event-stream";
-            for (var i = 0; i < tokens; i++)
-            {
-                if (i > 0) await Task.Delay(gapMs, ct);
-                var json = "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"fake-model\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"w" + i.ToString(CultureInfo.InvariantCulture) + " \"},\"finish_reason\":null}]}";
-                await http.Response.WriteAsync("data: " + json + "\n\n", ct);
-                await http.Response.Body.FlushAsync(ct);
-            }
-            await http.Response.WriteAsync("data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"fake-model\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n", ct);
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new FakeUpstream(app, address + "/v1");
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
     }
 }

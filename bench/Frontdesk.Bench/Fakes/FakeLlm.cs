@@ -43,6 +43,8 @@ public sealed class FakeLlm : IAsyncDisposable
             await Task.Delay(self.FirstToken, http.RequestAborted);
             if (!stream)
             {
+                // A non-streamed answer arrives when the model has made its last token.
+                await Task.Delay(self.Gap * (self.Tokens - 1), http.RequestAborted);
                 await http.Response.WriteAsJsonAsync(new
                 {
                     id, @object = "chat.completion", created = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model = "fake",
