@@ -8,6 +8,7 @@ using Frontdesk.Knowledge;
 using Frontdesk.Latency;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
+using Frontdesk.Review;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
@@ -45,6 +46,7 @@ public static class FrontdeskApp
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
+        builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -74,6 +76,7 @@ public static class FrontdeskApp
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
+        app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
         return app;
     }
 }

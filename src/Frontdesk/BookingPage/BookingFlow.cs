@@ -157,8 +157,8 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
                                + $" Need to cancel? {cancel}");
         var (segments, encoding) = SmsText.Count(body);
         var messageId = await s.QuerySingleOrDefaultAsync<Guid>("""
-            insert into sms_messages (clinic_id, to_phone, body, segments, encoding)
-            values (@ClinicId, @Phone, @Body, @Segments, @Encoding)
+            insert into sms_messages (clinic_id, to_phone, body, segments, encoding, purpose)
+            values (@ClinicId, @Phone, @Body, @Segments, @Encoding, 'confirmation')
             returning id
             """, new { link.ClinicId, lead.Phone, Body = body, Segments = segments, Encoding = encoding }, ct);
         await Outbox.EnqueueAsync(s, link.ClinicId, SmsSender.JobKind, new SmsJob(messageId), null, ct);

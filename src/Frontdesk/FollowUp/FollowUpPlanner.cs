@@ -128,8 +128,8 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
             returning id
             """, new { call.ClinicId, LeadId = l.Id, Procedure = procedure.Name, Template = templateName, clinic.Agent, PdfLink = pdfLink, BookingLink = bookingLink }, ct);
         var messageId = await s.QuerySingleOrDefaultAsync<Guid>("""
-            insert into sms_messages (clinic_id, followup_id, to_phone, body, segments, encoding)
-            values (@ClinicId, @FollowupId, @Phone, @Body, @Segments, @Encoding)
+            insert into sms_messages (clinic_id, followup_id, to_phone, body, segments, encoding, purpose)
+            values (@ClinicId, @FollowupId, @Phone, @Body, @Segments, @Encoding, 'followup')
             returning id
             """, new { call.ClinicId, FollowupId = followupId, Phone = phone, Body = body, Segments = segments, Encoding = encoding }, ct);
         var notBefore = QuietHours.NextAllowed(DateTimeOffset.UtcNow, clinic.QuietStart, clinic.QuietEnd, ClinicTime.Zone(clinic.Timezone));

@@ -56,6 +56,8 @@ public enum SystemPath
     Health,
     /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>
     KeyRotation,
+    /// <summary>Outbox counts across clinics for /healthz and metrics (numbers only, no row contents).</summary>
+    Monitoring,
 }
 
 /// <summary>

@@ -33,6 +33,8 @@ public sealed class TwilioFixture : IAsyncLifetime
         b.UseSetting("TWILIO_ACCOUNT_SID", FakeTwilio.AccountSid);
         b.UseSetting("TWILIO_AUTH_TOKEN", FakeTwilio.AuthToken);
         b.UseSetting("TWILIO_FROM", FakeTwilio.From);
+        // Look an ambiguous attempt up at once: the tests do not wait for a status callback.
+        b.UseSetting("FRONTDESK_SMS_RECONCILE_DELAY_SECONDS", "0");
     }
 
     public HttpClient Client(string? token = null)
