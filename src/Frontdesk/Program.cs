@@ -14,10 +14,21 @@ if (args is ["migrate", ..])
     return await Commands.MigrateAsync(args);
 if (args is ["rotate-keys", ..])
     return await Commands.RotateKeysAsync(args[1..]);
+if (args is ["app-login", ..])
+    return await Commands.AppLoginAsync(args, Console.In);
 
-var app = Frontdesk.FrontdeskApp.Build(args);
-await app.RunAsync();
-return 0;
+try
+{
+    var app = Frontdesk.FrontdeskApp.Build(args);
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (StartupException.Describe(e) is { } problem)
+{
+    // A missing secret or an unusable data folder is the operator's to fix: one line, no stack trace.
+    Console.Error.WriteLine($"Frontdesk cannot start: {problem}");
+    return 1;
+}
 
 public partial class Program;
 
