@@ -20,6 +20,10 @@ if (args is ["app-login", ..])
 try
 {
     var app = Frontdesk.FrontdeskApp.Build(args);
+    // The start-up checks and the database first, so that a problem the operator must fix is reported
+    // below as one line, before the host would log it with a stack trace.
+    app.Services.GetService<Microsoft.Extensions.Options.IStartupValidator>()?.Validate();
+    app.Services.GetRequiredService<DatabaseHost>();
     await app.RunAsync();
     return 0;
 }

@@ -64,24 +64,48 @@ public static class SupabaseCluster
         };
         SuperuserConnectionString = pg.AdminConnectionString();
 
-        var postgresPassword = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        await using (var conn = new NpgsqlConnection(SuperuserConnectionString))
+        PostgresPassword = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        AppPassword = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24));
+        await RunAsSuperuserAsync("postgres", RolesSql.Replace("@postgres_password", PostgresPassword, StringComparison.Ordinal));
+        return await NewProjectAsync("postgres");
+    }
+
+    public static string PostgresPassword { get; private set; } = "";
+
+    /// <summary>frontdesk_app's password: roles are cluster-wide, so every project database here shares it.</summary>
+    public static string AppPassword { get; private set; } = "";
+
+    /// <summary>
+    /// A database set up like a new Supabase project's <c>postgres</c> database, then deployed as the
+    /// README says: `supabase db push` as postgres and `-- app-login --password-stdin`.
+    /// </summary>
+    public static async Task<TestDatabase> NewProjectAsync(string database, bool deploy = true)
+    {
+        if (database != "postgres")
         {
-            await conn.OpenAsync();
-            await using var init = new NpgsqlCommand(InitSql.Replace("@postgres_password", postgresPassword, StringComparison.Ordinal), conn);
-            await init.ExecuteNonQueryAsync();
+            await Started.Value;
+            await RunAsSuperuserAsync("postgres", $"create database \"{database}\" owner postgres");
         }
-
-        var admin = $"Host=127.0.0.1;Port={Port};Username=postgres;Password={postgresPassword};Database=postgres";
-        await SupabaseDbPush.PushAsync(admin, Path.Combine(Platform.PgTapTests.RepoRoot(), "supabase", "migrations"));
-
-        var appPassword = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24));
-        var app = $"Host=127.0.0.1;Port={Port};Username=frontdesk_app;Password={appPassword};Database=postgres";
+        await RunAsSuperuserAsync(database, ProjectSql);
+        var admin = $"Host=127.0.0.1;Port={Port};Username=postgres;Password={PostgresPassword};Database={database}";
+        var app = $"Host=127.0.0.1;Port={Port};Username=frontdesk_app;Password={AppPassword};Database={database}";
+        if (!deploy) return new TestDatabase("supabase", admin, app);
+        await SupabaseDbPush.PushAsync(admin, MigrationsDir);
         var exit = await Commands.AppLoginAsync(
             ["app-login", Commands.PasswordStdin, "--FRONTDESK_DATABASE_URL", admin, "--FRONTDESK_APP_DATABASE_URL", app],
-            new StringReader(appPassword + "\n"));
+            new StringReader(AppPassword + "\n"));
         if (exit != 0) throw new InvalidOperationException("app-login failed on the Supabase-shaped cluster");
         return new TestDatabase("supabase", admin, app);
+    }
+
+    public static string MigrationsDir => Path.Combine(Platform.PgTapTests.RepoRoot(), "supabase", "migrations");
+
+    static async Task RunAsSuperuserAsync(string database, string sql)
+    {
+        await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(SuperuserConnectionString) { Database = database }.ConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
     }
 
     static int FreePort()
@@ -91,9 +115,9 @@ public static class SupabaseCluster
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Supabase's roles, schemas and privileges, run once as supabase_admin.</summary>
-    const string InitSql = """
-        -- Roles. postgres is created already demoted (Supabase demotes it after its init scripts).
+    /// <summary>Supabase's roles (cluster-wide), run once as supabase_admin.</summary>
+    const string RolesSql = """
+        -- postgres is created already demoted (Supabase demotes it after its init scripts).
         alter role supabase_admin with superuser createdb createrole replication bypassrls;
         create role postgres nosuperuser createdb createrole login replication bypassrls password '@postgres_password';
         alter database postgres owner to postgres;
@@ -111,7 +135,10 @@ public static class SupabaseCluster
         alter role authenticator set lock_timeout = '8s';
         alter role supabase_admin set search_path = "$user", public, auth, extensions;
         alter role postgres set search_path = "$user", public, extensions;
+        """;
 
+    /// <summary>A project database's schemas, extensions and privileges, run as supabase_admin in it.</summary>
+    const string ProjectSql = """
         -- Extensions live in their own schema.
         create schema extensions;
         create extension "uuid-ossp" with schema extensions;
