@@ -105,6 +105,7 @@ public sealed class FaultRun : IBenchCommand
             {
                 ["ASPNETCORE_URLS"] = Url,
                 ["FRONTDESK_DATABASE_URL"] = cluster.AdminConnectionString,
+                ["FRONTDESK_APP_DATABASE_URL"] = cluster.AppConnectionString,
                 ["FRONTDESK_MIGRATE_ON_START"] = "false",
                 ["FRONTDESK_JWT_SECRET"] = BenchHost.JwtSecret,
                 ["FRONTDESK_DATA_DIR"] = Path.Combine(cluster.Dir, "data"),
@@ -142,7 +143,9 @@ public sealed class FaultRun : IBenchCommand
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
                 await Task.Delay(200);
             }
-            throw new TimeoutException($"instance {n} did not become healthy");
+            var log = Path.Combine(cluster.Dir, $"instance-{n}.log");
+            var tail = File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(20)) : "(no output)";
+            throw new TimeoutException($"instance {n} did not become healthy:\n{tail}");
         }
 
         /// <summary>SIGKILL: no shutdown grace, sends in flight are cut.</summary>

@@ -44,6 +44,7 @@ public class OutboxReliabilityTests : IAsyncLifetime
         var f = new FrontdeskFactory().WithWebHostBuilder(b =>
         {
             b.UseSetting("FRONTDESK_DATABASE_URL", _connectionString);
+            b.UseSetting("FRONTDESK_APP_DATABASE_URL", new NpgsqlConnectionStringBuilder(TestCluster.AppConnectionString) { Database = new NpgsqlConnectionStringBuilder(_connectionString).Database }.ConnectionString);
             b.UseSetting("FRONTDESK_OUTBOX_RETRY_BASE_SECONDS", "0.05");
             b.UseSetting("FRONTDESK_OUTBOX_RETRY_MAX_SECONDS", "0.2");
             b.UseSetting("FRONTDESK_OUTBOX_POLL_SECONDS", "0.1");
