@@ -424,6 +424,7 @@ public class OutboxReliabilityTests : IAsyncLifetime
         await using var app = NewInstance();
         await ReviewedAsync(app, "review");
         await ReviewedAsync(app, "failed");
+        await UntilAsync(async () => await ScalarAsync<long>("select count(*) from outbox where status in ('pending', 'processing')") == 0, "jobs still running");
         var monitor = (Frontdesk.Review.OutboxMonitor)app.Services.GetService(typeof(Frontdesk.Review.OutboxMonitor))!;
         var counts = await monitor.RefreshAsync(CancellationToken.None);
         Assert.Equal(1, counts.Review);
