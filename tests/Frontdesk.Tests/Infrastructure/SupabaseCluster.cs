@@ -59,7 +59,7 @@ public static class SupabaseCluster
         await pg.StartAsync(durable: false, CancellationToken.None);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
-            pg.StopAsync().GetAwaiter().GetResult();
+            pg.StopAsync(immediate: true).GetAwaiter().GetResult();
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         };
         SuperuserConnectionString = pg.AdminConnectionString();

@@ -43,7 +43,7 @@ public static class TestCluster
             await pg.StartAsync(durable: false, CancellationToken.None);
             AppDomain.CurrentDomain.ProcessExit += (_, _) =>
             {
-                pg.StopAsync().GetAwaiter().GetResult();
+                pg.StopAsync(immediate: true).GetAwaiter().GetResult();
                 try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             };
             admin = pg.AdminConnectionString();
