@@ -50,6 +50,7 @@ public static class FrontdeskApp
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
 
         app.UseServerTiming();                          // Server-Timing: app;dur= on every response
+        app.UseRequestLog();                            // request lines with route templates: no tokens, no query strings
         app.UseProblemExceptions();                     // every failure is problem+json, never a stack trace
         app.UseStatusCodePages();
         app.UseBodyLimit(options.MaxRequestBodyBytes);  // 413 beyond the limit, chunked bodies included
