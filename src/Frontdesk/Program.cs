@@ -66,6 +66,7 @@ public static class FrontdeskApp
         app.MapBookings();                              // bookings: read, move, cancel
         app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
         app.MapPrivacy();                               // seed Task 3: redact_and_store_pii, clinical notes, GDPR export
+        app.MapPrivacySettings();                       // issue 13: per-clinic call content retention (worker, /healthz detail)
         app.MapKnowledge();                             // seed Task 4: knowledge documents and search
         app.MapCustomLlm();                             // seed Task 4: POST /vapi/llm/chat/completions, streamed
         app.MapTurnLatency();                           // seed Task 4: GET /api/clinics/{id}/latency (TTFB distribution)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Frontdesk.Privacy;
 
 namespace Frontdesk.Messaging;
 
@@ -12,7 +13,7 @@ sealed record OutgoingSms(Guid Id, Guid ClinicId, string ToPhone, string Body, s
 /// review instead of being sent twice — Twilio has no idempotency key, and a duplicate SMS to a
 /// patient is worse than a late one a person checks.
 /// </summary>
-public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options, Db db, PublicUrl urls,
+public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options, Db db, PublicUrl urls, Vault vault,
     ILogger<SmsSender> log) : IOutboxHandler
 {
 
@@ -43,9 +44,15 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
                 return new OutboxResult.Done();
         }
 
-        var optedOut = await db.QueryOnceAsync<bool>(Worker,
-            "select exists (select 1 from sms_opt_outs where clinic_id = @ClinicId and phone = @Phone)",
-            new { sms.ClinicId, Phone = sms.ToPhone }, ct);
+        // Recipient and text are sealed (issue 13): opened here, just before they are needed.
+        if (await SmsContent.OpenAsync(db, vault, sms.Id, ct) is not { } text)
+        {
+            await SetAsync(sms, "failed", null, "recipient erased or content purged", null);
+            return new OutboxResult.Failed("message content is gone");
+        }
+        sms = sms with { ToPhone = text.To, Body = text.Body };
+
+        var optedOut = await db.QueryOnceAsync<bool>(Worker, SmsOptOuts.ExistsForMessageSql, new { sms.Id, Phone = sms.ToPhone }, ct);
         if (optedOut[0])
         {
             await SetAsync(sms, "failed", null, "recipient opted out", TwilioClient.OptedOut);
@@ -81,10 +88,7 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
             case TwilioSendResult.Permanent p:
                 await SetAsync(sms, "failed", null, TwilioClient.Describe(p.Code, p.Message), p.Code);
                 if (p.Code == TwilioClient.OptedOut)
-                    await db.QueryOnceAsync<int>(Worker, """
-                        insert into sms_opt_outs (clinic_id, phone, source) values (@ClinicId, @Phone, 'twilio-21610')
-                        on conflict do nothing returning 1
-                        """, new { sms.ClinicId, Phone = sms.ToPhone }, ct);
+                    await SmsOptOuts.AddForMessageAsync(db, vault, sms.Id, sms.ToPhone, "twilio-21610", ct);
                 Log.Permanent(log, sms.Id, p.Code ?? 0);
                 return new OutboxResult.Failed(TwilioClient.Describe(p.Code, p.Message));
             case TwilioSendResult.Unknown u:

@@ -56,6 +56,9 @@ public enum SystemPath
     Health,
     /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>
     KeyRotation,
+    /// <summary>The retention worker: purges call content past each clinic's retention, minimises
+    /// leads that never converted, and seals personal values stored before issue 13 (every clinic).</summary>
+    Retention,
 }
 
 /// <summary>

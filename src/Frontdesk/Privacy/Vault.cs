@@ -7,8 +7,10 @@ namespace Frontdesk.Privacy;
 /// Envelope encryption of a patient's sensitive data. Each patient has a random data key, stored
 /// only wrapped by the key-encryption key. Each ciphertext's associated data names its clinic,
 /// patient, table and row, so a ciphertext copied to any other row fails to decrypt.
+/// Callers who are not (yet) patients — the number on a call, a lead, an SMS — get the same under a
+/// per-caller data key, named by a keyed hash of their number (<see cref="CallerHashAsync"/>).
 /// </summary>
-public sealed class Vault(IKeyEncryptionKeys keks)
+public sealed partial class Vault(IKeyEncryptionKeys keks)
 {
     static byte[] KeyAad(Guid clinicId, Guid patientId) => Encoding.UTF8.GetBytes($"frontdesk:dek:{clinicId:N}:{patientId:N}");
 
@@ -65,7 +67,10 @@ public sealed class Vault(IKeyEncryptionKeys keks)
 
     /// <summary>Re-wraps every data key not under the current key-encryption key. Ciphertexts are not
     /// touched. Runs as a named system path (it must see every clinic's keys).</summary>
-    public async Task<int> RewrapAllAsync(Db db, CancellationToken ct)
+    public async Task<int> RewrapAllAsync(Db db, CancellationToken ct) =>
+        await RewrapPatientKeysAsync(db, ct) + await RewrapCallerKeysAsync(db, ct) + await RewrapLookupKeysAsync(db, ct);
+
+    async Task<int> RewrapPatientKeysAsync(Db db, CancellationToken ct)
     {
         var total = 0;
         while (true)
