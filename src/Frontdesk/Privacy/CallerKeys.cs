@@ -115,7 +115,7 @@ public sealed partial class Vault
 
     sealed record CallerKeyRow(Guid ClinicId, byte[] Hash, string KeyId, byte[] Wrapped);
 
-    async Task<int> RewrapCallerKeysAsync(Db db, CancellationToken ct)
+    async Task<int> RewrapCallerKeysAsync(Db db, Guid? clinicId, CancellationToken ct)
     {
         var total = 0;
         while (true)
@@ -124,8 +124,8 @@ public sealed partial class Vault
             {
                 var rows = await s.QueryAsync<CallerKeyRow>("""
                     select clinic_id, caller_hash, key_id, wrapped_key from caller_keys
-                    where key_id <> @Current limit 500 for update skip locked
-                    """, new { Current = keks.CurrentKeyId }, ct);
+                    where key_id <> @Current and (@Clinic::uuid is null or clinic_id = @Clinic) limit 500 for update skip locked
+                    """, new { Current = keks.CurrentKeyId, Clinic = clinicId }, ct);
                 foreach (var r in rows)
                 {
                     var dek = keks.Unwrap(r.KeyId, r.Wrapped, CallerKeyAad(r.ClinicId, r.Hash));
@@ -143,7 +143,7 @@ public sealed partial class Vault
 
     sealed record ClinicKeyRow(Guid ClinicId, string KeyId, byte[] Wrapped);
 
-    async Task<int> RewrapLookupKeysAsync(Db db, CancellationToken ct)
+    async Task<int> RewrapLookupKeysAsync(Db db, Guid? clinicId, CancellationToken ct)
     {
         var total = 0;
         while (true)
@@ -152,8 +152,8 @@ public sealed partial class Vault
             {
                 var rows = await s.QueryAsync<ClinicKeyRow>("""
                     select clinic_id, key_id, wrapped_key from clinic_keys
-                    where key_id <> @Current limit 500 for update skip locked
-                    """, new { Current = keks.CurrentKeyId }, ct);
+                    where key_id <> @Current and (@Clinic::uuid is null or clinic_id = @Clinic) limit 500 for update skip locked
+                    """, new { Current = keks.CurrentKeyId, Clinic = clinicId }, ct);
                 foreach (var r in rows)
                 {
                     var key = keks.Unwrap(r.KeyId, r.Wrapped, LookupKeyAad(r.ClinicId));

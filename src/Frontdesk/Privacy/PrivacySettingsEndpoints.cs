@@ -18,8 +18,9 @@ public static class PrivacySettingsEndpoints
             .AddEndpointFilter(ClinicScope.RouteFilter);
         group.MapGet("/privacy", Get);
         group.MapPut("/privacy", Update);
-        var retention = app.ServiceProvider.GetRequiredService<RetentionWorker>();
-        app.ServiceProvider.GetRequiredService<HealthDetails>().Add("retention", retention.Health);
+        // Resolved when /healthz asks, not here: mapping must not start the database.
+        var services = app.ServiceProvider;
+        services.GetRequiredService<HealthDetails>().Add("retention", () => services.GetRequiredService<RetentionWorker>().Health());
     }
 
     static ProblemHttpResult? Forbidden(RequestClaims claims) =>

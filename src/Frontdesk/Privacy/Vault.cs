@@ -67,10 +67,15 @@ public sealed partial class Vault(IKeyEncryptionKeys keks)
 
     /// <summary>Re-wraps every data key not under the current key-encryption key. Ciphertexts are not
     /// touched. Runs as a named system path (it must see every clinic's keys).</summary>
-    public async Task<int> RewrapAllAsync(Db db, CancellationToken ct) =>
-        await RewrapPatientKeysAsync(db, ct) + await RewrapCallerKeysAsync(db, ct) + await RewrapLookupKeysAsync(db, ct);
+    public Task<int> RewrapAllAsync(Db db, CancellationToken ct) => RewrapAsync(db, null, ct);
 
-    async Task<int> RewrapPatientKeysAsync(Db db, CancellationToken ct)
+    /// <summary>The same for one clinic's keys (patient, caller and lookup keys).</summary>
+    public Task<int> RewrapClinicAsync(Db db, Guid clinicId, CancellationToken ct) => RewrapAsync(db, clinicId, ct);
+
+    async Task<int> RewrapAsync(Db db, Guid? clinicId, CancellationToken ct) =>
+        await RewrapPatientKeysAsync(db, clinicId, ct) + await RewrapCallerKeysAsync(db, clinicId, ct) + await RewrapLookupKeysAsync(db, clinicId, ct);
+
+    async Task<int> RewrapPatientKeysAsync(Db db, Guid? clinicId, CancellationToken ct)
     {
         var total = 0;
         while (true)
@@ -79,9 +84,9 @@ public sealed partial class Vault(IKeyEncryptionKeys keks)
             {
                 var rows = await s.QueryAsync<KeyRow>("""
                     select clinic_id, patient_id, key_id, wrapped_key from patient_keys
-                    where wrapped_key is not null and key_id <> @Current
+                    where wrapped_key is not null and key_id <> @Current and (@Clinic::uuid is null or clinic_id = @Clinic)
                     limit 500 for update skip locked
-                    """, new { Current = keks.CurrentKeyId }, ct);
+                    """, new { Current = keks.CurrentKeyId, Clinic = clinicId }, ct);
                 foreach (var r in rows)
                 {
                     var dek = keks.Unwrap(r.KeyId, r.Wrapped, KeyAad(r.ClinicId, r.PatientId));
