@@ -2,7 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Frontdesk.Platform;
 using Frontdesk.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Frontdesk.Tests.Privacy;
 
@@ -48,5 +51,23 @@ public class RequestRedactionTests
             Assert.DoesNotContain(token[..20], text, StringComparison.Ordinal);
             Assert.DoesNotContain("secret-campaign-value", text, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Request_lines_name_the_route_or_the_redacted_path_never_the_token_or_the_query()
+    {
+        var capture = new LogCapture();
+        await using var factory = TestApp.Factory.WithWebHostBuilder(b => b.ConfigureServices(s => s.AddLogging(l => l.AddProvider(capture))));
+        using var client = factory.CreateClient();
+        const string token = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA.c2lnbmF0dXJlLW9mLWEtbWFuYWdlLWxpbms";
+        await client.GetAsync($"/book/{token}?email=someone%40example.com");
+        await client.GetAsync($"/manage/{token}?x=1");   // no such route yet: the path itself is redacted
+
+        var lines = capture.Since(0).Where(l => l.Category == "Frontdesk.Requests").Select(l => l.Text).ToList();
+        Assert.Contains(lines, l => l.StartsWith("GET /book/{token} → 404 in ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("GET /manage/{token} → 404 in ", StringComparison.Ordinal));
+        var all = string.Join("\n", capture.Since(0).Select(l => l.Text));
+        Assert.DoesNotContain(token[..16], all, StringComparison.Ordinal);
+        Assert.DoesNotContain("someone", all, StringComparison.Ordinal);
     }
 }

@@ -133,6 +133,39 @@ public class RetentionTests(TwilioFixture fx)
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from patients where clinic_id = $1", clinic.Id));
     }
 
+    /// <summary>Rows as the code before issue 13 wrote them: a call with its whole report, a lead, its follow-up and
+    /// SMS in plaintext, and a plaintext opt-out. Inserted with triggers off (the guard is what new code meets;
+    /// old rows predate it).</summary>
+    static async Task InsertLegacyAsync(Guid clinicId, string callId, string phone, Guid leadId, Guid messageId, string name, string? stopped)
+    {
+        var report = JsonSerializer.Serialize(Message(callId, phone, $"User: I'm {name}, about a facelift"));
+        await using var conn = await TestApp.AdminConnectionAsync();
+        async Task Exec(string sql, params object[] args)
+        {
+            await using var cmd = new Npgsql.NpgsqlCommand(sql, conn);
+            foreach (var a in args) cmd.Parameters.AddWithValue(a);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        await Exec("set session_replication_role = replica");
+        await Exec("""
+            insert into calls (clinic_id, call_id, customer_number, status, summary, report)
+            values ($1, $2, $3, 'ended', $4, $5::jsonb)
+            """, clinicId, callId, phone, name + " asked about a facelift", report);
+        await Exec("insert into leads (id, clinic_id, call_id, phone, name, procedure, source) values ($1, $2, $3, $4, $5, 'Facelift', 'vapi')",
+            leadId, clinicId, callId, phone, name);
+        await Exec("""
+            insert into lead_followups (id, clinic_id, lead_id, procedure, template, assigned_agent)
+            values ($1, $2, $3, 'Facelift', 'facelift-guide', 'sarah_outbound')
+            """, messageId, clinicId, leadId);
+        await Exec("""
+            insert into sms_messages (id, clinic_id, followup_id, to_phone, body, segments, encoding, status)
+            values ($1, $2, $1, $3, $4, 1, 'GSM-7', 'sent')
+            """, messageId, clinicId, phone, $"Hi {name}, about your facelift");
+        if (stopped is not null)
+            await Exec("insert into sms_opt_outs (clinic_id, phone, source) values ($1, $2, 'sms-keyword')", clinicId, stopped);
+        await Exec("set session_replication_role = origin");
+    }
+
     [Fact]
     public async Task The_backfill_seals_personal_values_stored_in_plaintext_before_issue_13_and_the_product_still_works_with_them()
     {
@@ -142,32 +175,7 @@ public class RetentionTests(TwilioFixture fx)
         var callId = Guid.NewGuid().ToString();
         var leadId = Guid.NewGuid();
         var messageId = Guid.NewGuid();
-        var report = JsonSerializer.Serialize(Message(callId, phone, "User: I'm Winifred Osgood-Pell, about a facelift"));
-        // Rows as the code before issue 13 wrote them (the guard trigger is what new code meets; old rows predate it).
-        await using (var conn = await TestApp.AdminConnectionAsync())
-        {
-            async Task Exec(string sql, params object[] args)
-            {
-                await using var cmd = new Npgsql.NpgsqlCommand(sql, conn);
-                foreach (var a in args) cmd.Parameters.AddWithValue(a);
-                await cmd.ExecuteNonQueryAsync();
-            }
-            await Exec("set session_replication_role = replica");
-            await Exec("""
-                insert into calls (clinic_id, call_id, customer_number, status, summary, report)
-                values ($1, $2, $3, 'ended', 'Winifred Osgood-Pell asked about a facelift', $4::jsonb)
-                """, clinic.Id, callId, phone, report);
-            await Exec("insert into leads (id, clinic_id, call_id, phone, name, procedure, source) values ($1, $2, $3, $4, 'Winifred Osgood-Pell', 'Facelift', 'vapi')",
-                leadId, clinic.Id, callId, phone);
-            await Exec("insert into lead_followups (clinic_id, lead_id, procedure, template, assigned_agent) values ($1, $2, 'Facelift', 'facelift-guide', 'sarah_outbound')",
-                clinic.Id, leadId);
-            await Exec("""
-                insert into sms_messages (id, clinic_id, to_phone, body, segments, encoding, status)
-                values ($1, $2, $3, 'Hi Winifred Osgood-Pell, about your facelift', 1, 'GSM-7', 'sent')
-                """, messageId, clinic.Id, phone);
-            await Exec("insert into sms_opt_outs (clinic_id, phone, source) values ($1, $2, 'sms-keyword')", clinic.Id, stopped);
-            await Exec("set session_replication_role = origin");
-        }
+        await InsertLegacyAsync(clinic.Id, callId, phone, leadId, messageId, "Winifred Osgood-Pell", stopped);
         // New code never writes plaintext into those columns.
         var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => TestApp.ExecAsync(
             "update leads set name = 'Someone Else' where id = $1", leadId));
@@ -181,6 +189,12 @@ public class RetentionTests(TwilioFixture fx)
             }));
             Assert.Equal("opted_out", r.GetProperty("reason").GetString());
         }
+
+        var token = fx.App.Services.GetRequiredService<Frontdesk.FollowUp.BookingLinkToken>()
+            .Create(clinic.Id, leadId, "Facelift", DateTimeOffset.UtcNow.AddDays(1));
+        var before = await fx.App.CreateClient().GetAsync("/book/" + token);
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        Assert.Contains("Hi Winifred Osgood-Pell", await before.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         // (Another instance's pass may get there first: SKIP LOCKED shares the work, the end state is the same.)
         await Worker.RunOnceAsync(default);
@@ -201,10 +215,27 @@ public class RetentionTests(TwilioFixture fx)
         Assert.Equal("Winifred Osgood-Pell", Assert.Single(export.GetProperty("leads").EnumerateArray()).GetProperty("name").GetString());
         Assert.Equal("Hi Winifred Osgood-Pell, about your facelift", Assert.Single(export.GetProperty("messages").EnumerateArray()).GetProperty("body").GetString());
         Assert.False(export.GetProperty("smsOptedOut").GetBoolean());
-        var token = fx.App.Services.GetRequiredService<Frontdesk.FollowUp.BookingLinkToken>()
-            .Create(clinic.Id, leadId, "Facelift", DateTimeOffset.UtcNow.AddDays(1));
         var page = await fx.App.CreateClient().GetAsync("/book/" + token);
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("Hi Winifred Osgood-Pell", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Erasure_reaches_rows_stored_before_issue_13_sealed_by_the_backfill_or_not()
+    {
+        var (clinic, _) = await TwilioFixture.ClinicAsync(slots: 0);
+        var phone = TwilioFixture.NewPhone();
+        const string name = "Araminta Fettiplace-Orr";
+        await InsertLegacyAsync(clinic.Id, Guid.NewGuid().ToString(), phone, Guid.NewGuid(), Guid.NewGuid(), name, stopped: null);
+        using var api = fx.As(clinic.Id, "admin");
+        var patient = await TestClinic.Json(await api.PostAsJsonAsync($"/api/clinics/{clinic.Id}/patients", new { name, phone }));
+        Assert.NotEmpty(await PatientDataJourneyTests.ScanAsync([name, phone]));
+
+        var r = await api.DeleteAsync($"/api/patients/{clinic.Id}/{patient.GetProperty("id").GetGuid()}");
+        Assert.Equal(HttpStatusCode.NoContent, r.StatusCode);
+        var hits = await PatientDataJourneyTests.ScanAsync([name, phone]);
+        Assert.True(hits.Count == 0, "left after erasure: " + string.Join(", ", hits));
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from leads where clinic_id = $1", clinic.Id));
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from sms_messages where clinic_id = $1", clinic.Id));
     }
 }
