@@ -125,7 +125,7 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
             ["clinicName"] = clinic.Name,
             ["agentName"] = clinic.AgentName,
         }));
-        var (segments, encoding) = SmsText.Count(body);
+        var (segments, _) = SmsText.Count(body);
         var templateName = SmsTemplate.NameFor(procedure.Name);
 
         var followupId = await s.QuerySingleOrDefaultAsync<Guid>("""
