@@ -67,6 +67,7 @@ public static class FrontdeskApp
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
 
         app.UseServerTiming();                          // Server-Timing: app;dur= on every response
+        app.UseRequestLog();                            // request lines with route templates: no tokens, no query strings
         app.UseProblemExceptions();                     // every failure is problem+json, never a stack trace
         app.UseStatusCodePages();
         app.UseBodyLimit(options.MaxRequestBodyBytes);  // 413 beyond the limit, chunked bodies included
@@ -82,6 +83,7 @@ public static class FrontdeskApp
         app.MapBookings();                              // bookings: read, move, cancel
         app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
         app.MapPrivacy();                               // seed Task 3: redact_and_store_pii, clinical notes, GDPR export
+        app.MapPrivacySettings();                       // issue 13: per-clinic call content retention (worker, /healthz detail)
         app.MapKnowledge();                             // seed Task 4: knowledge documents and search
         app.MapCustomLlm();                             // seed Task 4: POST /vapi/llm/chat/completions, streamed
         app.MapTurnLatency();                           // seed Task 4: GET /api/clinics/{id}/latency (TTFB distribution)

@@ -1,10 +1,11 @@
 using System.Text.Json;
+using Frontdesk.Privacy;
 
 namespace Frontdesk.Messaging;
 
 public sealed record SmsJob(Guid MessageId);
 
-sealed record OutgoingSms(Guid Id, Guid ClinicId, string ToPhone, string Body, string Status, string? SmsFrom, Guid? FollowupId,
+sealed record OutgoingSms(Guid Id, Guid ClinicId, string? ToPhone, string? Body, string Status, string? SmsFrom, Guid? FollowupId,
     string Purpose, string? TwilioSid, DateTimeOffset? AttemptStartedAt, string? Timezone, TimeOnly? QuietStart, TimeOnly? QuietEnd, bool OptedOut);
 
 /// <summary>
@@ -22,7 +23,7 @@ sealed record OutgoingSms(Guid Id, Guid ClinicId, string ToPhone, string Body, s
 /// hours is not an attempt.</item>
 /// </list>
 /// </summary>
-public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options, SmsOptions sms, OutboxOptions outbox, Db db, PublicUrl urls,
+public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options, SmsOptions sms, OutboxOptions outbox, Db db, PublicUrl urls, Vault vault,
     ILogger<SmsSender> log) : IOutboxHandler
 {
     public const string JobKind = "sms";
@@ -37,7 +38,7 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
     const string LoadSql = """
         select m.id, m.clinic_id, m.to_phone, m.body, m.status, c.sms_from, m.followup_id,
                m.purpose, m.twilio_sid, m.attempt_started_at, c.timezone, c.quiet_start, c.quiet_end,
-               exists (select 1 from sms_opt_outs o where o.clinic_id = m.clinic_id and o.phone = m.to_phone)
+               exists (select 1 from sms_opt_outs o where o.clinic_id = m.clinic_id and (o.phone_hash = m.to_hash or o.phone = m.to_phone))
         from sms_messages m join clinics c on c.id = m.clinic_id
         where m.id = @Id
         """;
@@ -49,6 +50,10 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
         var rows = await db.QueryOnceAsync<OutgoingSms>(Worker, LoadSql, new { Id = job.MessageId }, ct);
         if (rows is not [var m]) return new OutboxResult.Failed("message not found");
         if (m.TwilioSid is not null || !Open.Contains(m.Status)) return new OutboxResult.Done();
+
+        // Recipient and text are sealed (issue 13): opened here, just before they are needed.
+        if (await SmsContent.OpenAsync(db, vault, m.Id, ct) is not { } text)
+            return await GiveUpAsync(m, "recipient erased or content purged");
 
         var now = DateTimeOffset.UtcNow;
         var deadline = item.DueAt + sms.Window(m.Purpose);
@@ -66,7 +71,7 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
             if (lookAt > now) return new OutboxResult.Defer(lookAt, "waiting to look the message up at Twilio");
             if (string.IsNullOrWhiteSpace(from))
                 return await ReviewAsync(m, "outcome unknown and no sender number to look it up by");
-            switch (await twilio.FindAsync(m.ToPhone, from, m.Body, m.AttemptStartedAt ?? item.DueAt, ct))
+            switch (await twilio.FindAsync(text.To, from, text.Body, m.AttemptStartedAt ?? item.DueAt, ct))
             {
                 case TwilioLookup.Found f:
                     await SetAsync(m, f.Status, f.Sid, null, null);
@@ -108,7 +113,7 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
             """, new { m.Id }, ct);
         if (claimed.Count == 0) return new OutboxResult.Done();
 
-        var result = await twilio.SendAsync(m.ToPhone, from, m.Body, StatusCallback(m.Id), ct);
+        var result = await twilio.SendAsync(text.To, from, text.Body, StatusCallback(m.Id), ct);
         switch (result)
         {
             case TwilioSendResult.Accepted a:
@@ -126,10 +131,7 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
             case TwilioSendResult.Permanent p:
                 await SetAsync(m, "failed", null, TwilioClient.Describe(p.Code, p.Message), p.Code);
                 if (p.Code == TwilioClient.OptedOut)
-                    await db.QueryOnceAsync<int>(Worker, """
-                        insert into sms_opt_outs (clinic_id, phone, source) values (@ClinicId, @Phone, 'twilio-21610')
-                        on conflict do nothing returning 1
-                        """, new { m.ClinicId, Phone = m.ToPhone }, CancellationToken.None);
+                    await SmsOptOuts.AddForMessageAsync(db, vault, m.Id, text.To, "twilio-21610", CancellationToken.None);
                 Log.Permanent(log, m.Id, p.Code ?? 0);
                 return new OutboxResult.Failed(TwilioClient.Describe(p.Code, p.Message));
             case TwilioSendResult.Ambiguous u:

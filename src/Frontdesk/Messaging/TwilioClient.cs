@@ -220,6 +220,8 @@ public sealed class TwilioClient(HttpClient http, TwilioOptions options)
         }
     }
 
+    /// <summary>"21211: The 'To' number [number] is not a valid phone number.": stored on the message and
+    /// its job, so the number Twilio quotes is scrubbed (issue 13).</summary>
     public static string Describe(int? code, string message) =>
-        code is { } c ? c.ToString(CultureInfo.InvariantCulture) + ": " + message : message;
+        code is { } c ? c.ToString(CultureInfo.InvariantCulture) + ": " + Frontdesk.Privacy.Scrub.Numbers(message) : Frontdesk.Privacy.Scrub.Numbers(message);
 }

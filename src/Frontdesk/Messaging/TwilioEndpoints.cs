@@ -93,7 +93,7 @@ public static partial class TwilioEndpoints
     }
 
     static async Task<Results<ContentHttpResult, ProblemHttpResult>> Inbound(HttpRequest request, TwilioOptions options, PublicUrl urls, Db db,
-        ILoggerFactory loggers, CancellationToken ct)
+        Frontdesk.Privacy.Vault vault, ILoggerFactory loggers, CancellationToken ct)
     {
         var (form, problem) = await VerifyAsync(request, options, urls, ct);
         if (problem is not null) return problem;
@@ -113,12 +113,12 @@ public static partial class TwilioEndpoints
                 """, new { Candidates = candidates, Shared = shared }, ct);
             foreach (var (id, _) in ids.Select(c => (c.Id, c.Name)))
             {
+                // Opt-outs are kept by the number's keyed hash in that clinic (issue 13), never the number.
+                var hash = action is null ? null : await vault.CallerHashAsync(s, id, Frontdesk.Privacy.CallerSubject.Phone(from), ct);
                 var changed = action switch
                 {
-                    "sms_opt_out" => await s.ExecuteAsync("""
-                        insert into sms_opt_outs (clinic_id, phone, source) values (@Id, @Phone, 'sms-keyword') on conflict do nothing
-                        """, new { Id = id, Phone = from }, ct),
-                    "sms_opt_in" => await s.ExecuteAsync("delete from sms_opt_outs where clinic_id = @Id and phone = @Phone", new { Id = id, Phone = from }, ct),
+                    "sms_opt_out" => await s.ExecuteAsync(SmsOptOuts.AddSql, new { ClinicId = id, Hash = hash, Source = "sms-keyword" }, ct),
+                    "sms_opt_in" => await s.ExecuteAsync(SmsOptOuts.RemoveSql, new { ClinicId = id, Hash = hash, Phone = from }, ct),
                     _ => 0,
                 };
                 if (changed > 0)

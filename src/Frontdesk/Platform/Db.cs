@@ -58,6 +58,9 @@ public enum SystemPath
     KeyRotation,
     /// <summary>Outbox counts across clinics for /healthz and metrics (numbers only, no row contents).</summary>
     Monitoring,
+    /// <summary>The retention worker: purges call content past each clinic's retention, minimises
+    /// leads that never converted, and seals personal values stored before issue 13 (every clinic).</summary>
+    Retention,
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Frontdesk.Privacy;
 using Frontdesk.Tenancy;
 
 namespace Frontdesk.Review;
@@ -40,14 +41,14 @@ public static class ReviewEndpoints
     }
 
     static async Task<Results<Ok<ReviewResult>, ProblemHttpResult>> Act(Guid clinicId, string id, ReviewAction body, HttpContext http, Db db,
-        Outbox outbox, CancellationToken ct)
+        Vault vault, Outbox outbox, CancellationToken ct)
     {
         if (Forbidden(http.Claims()) is { } denied) return denied;
         if (!ReviewActions.All.Contains(body.Action))
             return Problems.Invalid("action is one of: resend, mark_sent, cancel.");
         if (id.Length > 64) return Problems.NotFoundProblem("Review item");
         await using var s = await db.BeginAsync(http.Claims(), ct);
-        var outcome = await ReviewItems.ApplyAsync(s, clinicId, id, body.Action, ct);
+        var outcome = await ReviewItems.ApplyAsync(s, vault, clinicId, id, body.Action, ct);
         switch (outcome)
         {
             case ReviewOutcome.Applied a:

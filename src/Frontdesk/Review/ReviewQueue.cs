@@ -1,3 +1,4 @@
+using Frontdesk.Privacy;
 using Frontdesk.Audit;
 using Frontdesk.Messaging;
 
@@ -68,23 +69,23 @@ public static class ReviewItems
 
     /// <summary>Applies <paramref name="action"/> in the caller's session (commit is the caller's).
     /// Call <see cref="Outbox.Signal"/> after commit when a resend was queued.</summary>
-    public static async Task<ReviewOutcome> ApplyAsync(DbSession s, Guid clinicId, string id, string action, CancellationToken ct)
+    public static async Task<ReviewOutcome> ApplyAsync(DbSession s, Vault vault, Guid clinicId, string id, string action, CancellationToken ct)
     {
-        if (Guid.TryParse(id, out var messageId)) return await ApplyToMessageAsync(s, clinicId, messageId, action, ct);
+        if (Guid.TryParse(id, out var messageId)) return await ApplyToMessageAsync(s, vault, clinicId, messageId, action, ct);
         if (id.StartsWith("job-", StringComparison.Ordinal) && long.TryParse(id.AsSpan(4), out var jobId))
             return await ApplyToJobAsync(s, clinicId, jobId, action, ct);
         return new ReviewOutcome.NotFound();
     }
 
-    sealed record MessageState(string Status, Guid? FollowupId, bool OptedOut, string? ReviewedBy);
+    sealed record MessageState(string Status, Guid? FollowupId, bool OptedOut, string? ReviewedBy, byte[]? ToHash, string Purpose);
 
-    static async Task<ReviewOutcome> ApplyToMessageAsync(DbSession s, Guid clinicId, Guid id, string action, CancellationToken ct)
+    static async Task<ReviewOutcome> ApplyToMessageAsync(DbSession s, Vault vault, Guid clinicId, Guid id, string action, CancellationToken ct)
     {
         // Locked: two people acting on the same item at once get one answer each, in turn.
         var state = await s.QuerySingleOrDefaultAsync<MessageState>("""
             select m.status, m.followup_id,
-                   exists (select 1 from sms_opt_outs o where o.clinic_id = m.clinic_id and o.phone = m.to_phone),
-                   m.reviewed_by
+                   exists (select 1 from sms_opt_outs o where o.clinic_id = m.clinic_id and (o.phone_hash = m.to_hash or o.phone = m.to_phone)),
+                   m.reviewed_by, m.to_hash, m.purpose
             from sms_messages m where m.clinic_id = @ClinicId and m.id = @Id
             for update
             """, new { ClinicId = clinicId, Id = id }, ct);
@@ -99,12 +100,10 @@ public static class ReviewItems
             case ReviewActions.Resend:
                 if (state.OptedOut) return new ReviewOutcome.Conflict("The recipient opted out of messages from this clinic.");
                 // A new message row: the old one keeps what happened to it; the new one gets a fresh window.
-                newMessage = await s.QuerySingleOrDefaultAsync<Guid>("""
-                    insert into sms_messages (clinic_id, followup_id, to_phone, body, segments, encoding, purpose)
-                    select clinic_id, followup_id, to_phone, body, segments, encoding, purpose
-                    from sms_messages where clinic_id = @ClinicId and id = @Id
-                    returning id
-                    """, new { ClinicId = clinicId, Id = id }, ct);
+                // Its content is sealed again: the ciphertext's associated data names the row.
+                if (await SmsContent.OpenAsync(s, vault, id, ct) is not { } content || state.ToHash is null)
+                    return new ReviewOutcome.Conflict("The message's recipient was erased or its content purged: it cannot be sent again.");
+                newMessage = await SmsContent.InsertAsync(s, vault, clinicId, state.FollowupId, state.ToHash, content, state.Purpose, ct);
                 await Outbox.EnqueueAsync(s, clinicId, SmsSender.JobKind, new SmsJob(newMessage.Value), null, ct);
                 status = state.Status;
                 await CloseMessageAsync(s, clinicId, id, status, "done", ct);

@@ -411,7 +411,8 @@ public class OutboxReliabilityTests : IAsyncLifetime
     {
         await using var app = NewInstance();
         var (clinic, message, phone) = await ReviewedAsync(app, "failed");
-        await ExecAsync("insert into sms_opt_outs (clinic_id, phone, source) values ($1, $2, 'test')", clinic, phone);
+        // Opt-outs are kept by the number's hash (issue 13): the message's own to_hash is that number's.
+        await ExecAsync("insert into sms_opt_outs (clinic_id, phone_hash, source) select clinic_id, to_hash, 'test' from sms_messages where id = $1", message);
         using var admin = As(app, clinic, "admin");
         var r = await admin.PostAsJsonAsync($"/api/clinics/{clinic}/review/{message}", new { action = "resend" });
         Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
