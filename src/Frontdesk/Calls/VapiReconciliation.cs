@@ -25,10 +25,11 @@ public sealed class VapiApiKeys(IKeyEncryptionKeys keks)
     /// <summary>Plausible private keys only (Vapi's are UUIDs): visible ASCII, no spaces.</summary>
     public static bool IsPlausible(string key) => key.Length is >= 8 and <= 200 && key.All(ch => ch is > ' ' and < '\u007f');
 
-    /// <summary>Sets (or, with null, removes) a clinic's key in the caller's tenant transaction; a new
-    /// key is reconciled at once and forgets the old key's failures.</summary>
+    /// <summary>Sets (or, with null, removes) a clinic's key in the caller's tenant transaction, audited
+    /// without the key; a new key is reconciled at once and forgets the old key's failures.</summary>
     public async Task SetAsync(DbSession s, Guid clinicId, string? apiKey, CancellationToken ct)
     {
+        await Audit.AuditLog.WriteAsync(s, clinicId, apiKey is null ? "vapi_api_key_removed" : "vapi_api_key_set", "clinic", clinicId.ToString(), null, ct);
         if (apiKey is null)
         {
             await s.ExecuteAsync("delete from vapi_reconciliation where clinic_id = @ClinicId", new { ClinicId = clinicId }, ct);
@@ -289,7 +290,9 @@ public sealed partial class VapiReconciliation(Db db, VapiApiClient vapi, VapiAp
         lock (_gate) return _clinicDetails.GetValueOrDefault(name) ?? "removed";
     }
 
-    static string Describe(StateRow r) => r.LastError is null
+    static string Describe(StateRow r) => r.LastRunAt is null
+        ? string.Create(CultureInfo.InvariantCulture, $"waiting for its first run, due {Iso(r.NextRunAt)}")
+        : r.LastError is null
         ? string.Create(CultureInfo.InvariantCulture,
             $"ok: last run {Iso(r.LastRunAt)}, recovered {r.RecoveredLast} (total {r.RecoveredTotal}), next {Iso(r.NextRunAt)}")
         : string.Create(CultureInfo.InvariantCulture,

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Frontdesk.Audit;
 using Frontdesk.Clinics;
 using Frontdesk.Tenancy;
 
@@ -56,7 +55,6 @@ public static class VapiReconciliationEndpoints
                 $"select {ClinicEndpoints.ClinicColumns} from clinics where id = @Id", new { Id = clinicId }, ct);
             if (current is null || !setKey) return current;
             await keys.SetAsync(s, clinicId, apiKey, ct);
-            await AuditLog.WriteAsync(s, clinicId, apiKey is null ? "vapi_api_key_removed" : "vapi_api_key_set", "clinic", clinicId.ToString(), null, ct);
             if (apiKey is not null) s.AfterCommit(reconciliation.Signal);
             return current;
         }, ct);

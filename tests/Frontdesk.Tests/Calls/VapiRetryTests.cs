@@ -139,4 +139,19 @@ public class VapiRetryTests(TwilioFixture fx)
         Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from patients where clinic_id = $1 and phone = $2", clinic.Id, phone));
         Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from bookings where clinic_id = $1", clinic.Id));
     }
+
+    [Fact]
+    public async Task Health_says_reconciliation_is_off_while_no_clinic_has_a_Vapi_API_key()
+    {
+        using var client = fx.App.CreateClient();
+        var until = DateTime.UtcNow.AddSeconds(30);
+        string detail;
+        while ((detail = (await TwilioFixture.JsonAsync(await client.GetAsync("/healthz"))).GetProperty("details")
+                   .GetProperty(Frontdesk.Calls.VapiReconciliation.HealthName).GetString()!) == "starting")
+        {
+            Assert.True(DateTime.UtcNow < until, "the reconciliation worker never reported");
+            await Task.Delay(100);
+        }
+        Assert.Equal("off: no clinic has a Vapi API key (set vapiApiKey on the clinic)", detail);
+    }
 }
