@@ -118,8 +118,8 @@ public sealed partial class VapiReconciliation(Db db, VapiApiClient vapi, VapiAp
         }
     }
 
-    sealed record DueClinic(Guid ClinicId, byte[] ApiKey, string ApiKeyKek, int Failures, string Name, string Timezone, string? SmsFrom,
-        string? AssistantId, string? PhoneNumberId, string? Secret);
+    sealed record DueClinic(Guid ClinicId, byte[] ApiKey, string ApiKeyKek, int Failures, DateTimeOffset KeySince, string Name, string Timezone,
+        string? SmsFrom, string? AssistantId, string? PhoneNumberId, string? Secret);
 
     /// <summary>Claims up to a batch of due clinics and reconciles each; returns how many were claimed.</summary>
     public async Task<int> RunDueAsync(CancellationToken ct)
@@ -135,7 +135,7 @@ public sealed partial class VapiReconciliation(Db db, VapiApiClient vapi, VapiAp
             update vapi_reconciliation r set next_run_at = now() + @Lease, last_run_at = now(), updated_at = now()
             from due, clinics c
             where r.clinic_id = due.clinic_id and c.id = r.clinic_id
-            returning r.clinic_id, r.api_key, r.api_key_kek, r.failures, c.name, c.timezone, c.sms_from,
+            returning r.clinic_id, r.api_key, r.api_key_kek, r.failures, r.created_at, c.name, c.timezone, c.sms_from,
                       c.vapi_assistant_id, c.vapi_phone_number_id, c.vapi_secret
             """, new { Batch, Lease }, ct);
         foreach (var clinic in due)
@@ -151,13 +151,15 @@ public sealed partial class VapiReconciliation(Db db, VapiApiClient vapi, VapiAp
         {
             var apiKey = keys.Open(c.ClinicId, c.ApiKeyKek, c.ApiKey);
             var now = DateTimeOffset.UtcNow;
-            var calls = await vapi.ListCallsAsync(apiKey, now - TimeSpan.FromHours(options.ReconcileLookbackHours), c.AssistantId, c.PhoneNumberId, ct);
+            // Never before the key was first set: connecting a clinic does not follow up its history.
+            var since = now - TimeSpan.FromHours(options.ReconcileLookbackHours) is var window && window > c.KeySince ? window : c.KeySince;
+            var calls = await vapi.ListCallsAsync(apiKey, since, c.AssistantId, c.PhoneNumberId, ct);
             var settledBefore = now - TimeSpan.FromSeconds(options.ReconcileGraceSeconds);
             var ended = calls.Where(call => call.Str("status") == "ended" && call.Str("id") is { Length: > 0 and <= 200 }
                                             && (VapiMessage.Time(call.Get("endedAt")) ?? VapiMessage.Time(call.Get("updatedAt"))) <= settledBefore)
                              .ToList();
             if (ended.Count > 0)
-                recovered = await ProcessEndedAsync(c, ended, ct);
+                (recovered, error) = await ProcessEndedAsync(c, ended, ct);
         }
         catch (VapiApiException e)
         {
@@ -169,7 +171,7 @@ public sealed partial class VapiReconciliation(Db db, VapiApiClient vapi, VapiAp
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
-            error = $"Processing a recovered call failed ({e.GetType().Name}); retrying later.";
+            error = $"Reading what was already answered failed ({e.GetType().Name}); retrying later.";
         }
         if (error is not null) Log.RunFailed(log, c.ClinicId, error);
         await db.QueryOnceAsync<int>(RequestClaims.AsSystem(SystemPath.Worker), """
@@ -190,8 +192,9 @@ public sealed partial class VapiReconciliation(Db db, VapiApiClient vapi, VapiAp
         }, CancellationToken.None);
     }
 
-    async Task<int> ProcessEndedAsync(DueClinic c, List<JsonElement> ended, CancellationToken ct)
+    async Task<(int Recovered, string? Failed)> ProcessEndedAsync(DueClinic c, List<JsonElement> ended, CancellationToken ct)
     {
+        string? failed = null;
         var clinic = new VapiClinic(c.ClinicId, c.Name, c.Timezone, c.SmsFrom, c.AssistantId, c.PhoneNumberId, c.Secret ?? "");
         var claims = RequestClaims.ForClinic(c.ClinicId, "vapi_agent", "agent");
         var answered = (await db.QueryOnceAsync<string>(claims, """
@@ -207,16 +210,25 @@ public sealed partial class VapiReconciliation(Db db, VapiApiClient vapi, VapiAp
             var message = ReportFrom(call);
             // One Vapi org (and key) may serve several clinics: only this clinic's assistant or number.
             if (VapiWebhook.Mismatch(clinic, message) is not null) continue;
-            var outcome = await intake.ProcessAsync(new VapiContext(clinic, id, VapiMessage.CustomerNumber(message), message),
-                "end-of-call-report", "", ct);
-            if (outcome is IntakeOutcome.Processed { Fresh: true })
+            try
             {
-                recovered++;
-                Log.Recovered(log, c.ClinicId, id);
+                var outcome = await intake.ProcessAsync(new VapiContext(clinic, id, VapiMessage.CustomerNumber(message), message),
+                    "end-of-call-report", "", ct);
+                if (outcome is IntakeOutcome.Processed { Fresh: true })
+                {
+                    recovered++;
+                    Log.Recovered(log, c.ClinicId, id);
+                }
+                // Busy: a delivery of the report holds it right now and will answer it.
             }
-            // Busy: a delivery of the report holds it right now and will answer it.
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Nothing of this call committed; the others go on, and the run is marked failed so it is retried.
+                Log.CallFailed(log, c.ClinicId, id, e.GetType().Name);
+                failed ??= $"Processing call {id} failed ({e.GetType().Name}); retrying later.";
+            }
         }
-        return recovered;
+        return (recovered, failed);
     }
 
     static readonly string[] CallSnapshot = ["id", "orgId", "type", "assistantId", "phoneNumberId", "status", "createdAt"];
@@ -310,6 +322,9 @@ public sealed partial class VapiReconciliation(Db db, VapiApiClient vapi, VapiAp
     {
         [LoggerMessage(Level = LogLevel.Warning, Message = "Vapi reconciliation of clinic {ClinicId} processed call {CallId}, whose end-of-call report never arrived")]
         public static partial void Recovered(ILogger logger, Guid clinicId, string callId);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Vapi reconciliation of clinic {ClinicId} could not process call {CallId} ({ExceptionType})")]
+        public static partial void CallFailed(ILogger logger, Guid clinicId, string callId, string exceptionType);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Vapi reconciliation of clinic {ClinicId} failed: {Error}")]
         public static partial void RunFailed(ILogger logger, Guid clinicId, string error);

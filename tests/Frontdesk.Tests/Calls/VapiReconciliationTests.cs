@@ -92,6 +92,10 @@ public sealed class ReconciliationFixture : IAsyncLifetime
         return v is null or DBNull ? default : (T)v;
     }
 
+    /// <summary>As if the key had been set <paramref name="ago"/>: reconciliation never looks before that.</summary>
+    public Task BackdateKeyAsync(Guid clinicId, TimeSpan ago) =>
+        ScalarAsync<int>("update vapi_reconciliation set created_at = now() - $2 where clinic_id = $1 returning 1", clinicId, ago);
+
     public async Task<JsonElement> StateAsync(Guid clinicId)
     {
         using var admin = As(clinicId);
@@ -132,20 +136,9 @@ public class VapiReconciliationTests(ReconciliationFixture fx) : IClassFixture<R
     {
         var key = NewKey();
         fx.Vapi.AddKey(key);
-        var now = DateTimeOffset.UtcNow;
-        var missed = NewCall();
-        var phone = TwilioFixture.NewPhone();
-        fx.Vapi.AddCall(key, FakeVapi.EndedCall(missed, phone, Rhinoplasty, now.AddMinutes(-12), now.AddMinutes(-8)));
-        // Not for reconciliation: still in progress, ended within the grace period, or already reported by webhook.
-        var live = TwilioFixture.NewPhone();
-        fx.Vapi.AddCall(key, FakeVapi.EndedCall(NewCall(), live, Rhinoplasty, now.AddMinutes(-3), now, status: "in-progress"));
-        var justEnded = TwilioFixture.NewPhone();
-        fx.Vapi.AddCall(key, FakeVapi.EndedCall(NewCall(), justEnded, Rhinoplasty, now.AddMinutes(-4), now.AddSeconds(-5)));
+        var (clinic, secret) = await fx.ClinicAsync(apiKey: null);
         var delivered = NewCall();
         var deliveredPhone = TwilioFixture.NewPhone();
-        fx.Vapi.AddCall(key, FakeVapi.EndedCall(delivered, deliveredPhone, Rhinoplasty, now.AddMinutes(-20), now.AddMinutes(-15)));
-
-        var (clinic, secret) = await fx.ClinicAsync(apiKey: null);
         using (var webhook = fx.App.CreateClient())
         {
             webhook.DefaultRequestHeaders.Add("X-Vapi-Secret", secret);
@@ -153,6 +146,20 @@ public class VapiReconciliationTests(ReconciliationFixture fx) : IClassFixture<R
         }
         using (var admin = fx.As(clinic))
             Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsJsonAsync($"/api/clinics/{clinic}", new { vapiApiKey = key })).StatusCode);
+        await fx.BackdateKeyAsync(clinic, TimeSpan.FromMinutes(30));
+
+        var now = DateTimeOffset.UtcNow;
+        var missed = NewCall();
+        var phone = TwilioFixture.NewPhone();
+        fx.Vapi.AddCall(key, FakeVapi.EndedCall(missed, phone, Rhinoplasty, now.AddMinutes(-12), now.AddMinutes(-8)));
+        fx.Vapi.AddCall(key, FakeVapi.EndedCall(delivered, deliveredPhone, Rhinoplasty, now.AddMinutes(-20), now.AddMinutes(-15)));
+        // Not for reconciliation: still in progress, ended within the grace period, or from before the key was set.
+        var live = TwilioFixture.NewPhone();
+        fx.Vapi.AddCall(key, FakeVapi.EndedCall(NewCall(), live, Rhinoplasty, now.AddMinutes(-3), now, status: "in-progress"));
+        var justEnded = TwilioFixture.NewPhone();
+        fx.Vapi.AddCall(key, FakeVapi.EndedCall(NewCall(), justEnded, Rhinoplasty, now.AddMinutes(-4), now.AddSeconds(-5)));
+        var history = TwilioFixture.NewPhone();
+        fx.Vapi.AddCall(key, FakeVapi.EndedCall(NewCall(), history, Rhinoplasty, now.AddMinutes(-45), now.AddMinutes(-40)));
 
         var sms = await fx.Twilio.WaitForAsync(phone, TimeSpan.FromSeconds(30));
         Assert.Contains("/guides/rhinoplasty-guide.pdf", sms.Body);
@@ -176,6 +183,7 @@ public class VapiReconciliationTests(ReconciliationFixture fx) : IClassFixture<R
         Assert.Single(fx.Twilio.For(deliveredPhone));
         Assert.Empty(fx.Twilio.For(live));
         Assert.Empty(fx.Twilio.For(justEnded));
+        Assert.Empty(fx.Twilio.For(history));
         Assert.Equal(2L, await fx.ScalarAsync<long>("select count(*) from leads where clinic_id = $1", clinic));
         Assert.Equal(1L, (await fx.StateAsync(clinic)).GetProperty("recoveredTotal").GetInt64());
         Assert.Equal("customer-ended-call|ended", await fx.ScalarAsync<string>(
@@ -193,6 +201,8 @@ public class VapiReconciliationTests(ReconciliationFixture fx) : IClassFixture<R
         var key = NewKey();
         fx.Vapi.AddKey(key);
         var number = "pn_" + Guid.NewGuid().ToString("N");
+        var (clinic, _) = await fx.ClinicAsync(key, phoneNumberId: number);
+        await fx.BackdateKeyAsync(clinic, TimeSpan.FromHours(1));
         var now = DateTimeOffset.UtcNow;
         var phones = Enumerable.Range(0, 7).Select(_ => TwilioFixture.NewPhone()).ToList();
         for (var i = 0; i < phones.Count; i++)
@@ -201,7 +211,6 @@ public class VapiReconciliationTests(ReconciliationFixture fx) : IClassFixture<R
         var otherNumber = TwilioFixture.NewPhone();
         fx.Vapi.AddCall(key, FakeVapi.EndedCall(NewCall(), otherNumber, Rhinoplasty, now.AddMinutes(-10), now.AddMinutes(-9), phoneNumberId: "pn_other"));
 
-        var (clinic, _) = await fx.ClinicAsync(key, phoneNumberId: number);
         foreach (var p in phones) await fx.Twilio.WaitForAsync(p, TimeSpan.FromSeconds(30));
         var state = await fx.WaitForStateAsync(clinic, s => s.GetProperty("recoveredTotal").GetInt64() >= phones.Count, "all seven recovered");
         Assert.Equal(phones.Count, state.GetProperty("recoveredTotal").GetInt64());
@@ -223,6 +232,7 @@ public class VapiReconciliationTests(ReconciliationFixture fx) : IClassFixture<R
         try
         {
             (clinic, _) = await fx.ClinicAsync(key);
+            await fx.BackdateKeyAsync(clinic, TimeSpan.FromHours(1));
             var failing = await fx.WaitForStateAsync(clinic, s => s.GetProperty("failures").GetInt32() >= 2, "two failed runs");
             Assert.StartsWith("Vapi could not be reached", failing.GetProperty("lastError").GetString());
             Assert.True(failing.GetProperty("nextRunAt").GetDateTimeOffset() > failing.GetProperty("lastRunAt").GetDateTimeOffset(), "retried later");
