@@ -42,6 +42,8 @@ public sealed class ReconciliationFixture : IAsyncLifetime
         App = new FrontdeskFactory().WithWebHostBuilder(b =>
         {
             b.UseSetting("FRONTDESK_DATABASE_URL", _connectionString);
+            b.UseSetting("FRONTDESK_APP_DATABASE_URL", new NpgsqlConnectionStringBuilder(TestCluster.AppConnectionString)
+                { Database = new NpgsqlConnectionStringBuilder(_connectionString).Database }.ConnectionString);
             TwilioFixture.Configure(b, Twilio);
             b.UseSetting("FRONTDESK_VAPI_API_BASE_URL", Vapi.Url);
             b.UseSetting("FRONTDESK_VAPI_RECONCILE_SECONDS", "1");
