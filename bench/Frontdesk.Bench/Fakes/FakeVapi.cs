@@ -24,7 +24,7 @@ public sealed class FakeVapi : IAsyncDisposable
     public const string OrgId = "5f1c0a6e-3c1e-4c57-9a0e-6f1b2a3c4d5e";
 
     readonly ConcurrentDictionary<string, ConcurrentDictionary<string, JsonObject>> _calls = new(StringComparer.Ordinal);
-    readonly ConcurrentDictionary<string, ConcurrentQueue<int>> _scripts = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, ConcurrentQueue<(int Status, string? Body, TimeSpan Delay)>> _scripts = new(StringComparer.Ordinal);
     readonly ConcurrentQueue<string> _queries = new();
     WebApplication? _app;
     int _requests;
@@ -55,9 +55,13 @@ public sealed class FakeVapi : IAsyncDisposable
     /// <summary>The next List Calls answers for this key, in order; after them, 200.</summary>
     public void Script(string apiKey, params int[] statuses)
     {
-        var q = _scripts.GetOrAdd(apiKey, _ => new ConcurrentQueue<int>());
-        foreach (var s in statuses) q.Enqueue(s);
+        foreach (var s in statuses) ScriptRaw(apiKey, s, null);
     }
+
+    /// <summary>The next answer for this key: <paramref name="body"/> as is (null: Vapi's error body for
+    /// the status), after <paramref name="delay"/> — what a proxy in front of Vapi, or a slow Vapi, does.</summary>
+    public void ScriptRaw(string apiKey, int status, string? body, TimeSpan delay = default) =>
+        _scripts.GetOrAdd(apiKey, _ => new()).Enqueue((status, body, delay));
 
     /// <summary>A Call as Vapi returns it after the call ended (inbound phone call, Twilio transport).</summary>
     public static JsonObject EndedCall(string id, string customerNumber, string transcript, DateTimeOffset createdAt, DateTimeOffset endedAt,
@@ -125,7 +129,7 @@ public sealed class FakeVapi : IAsyncDisposable
         _app = app;
     }
 
-    IResult List(HttpRequest request)
+    async Task<IResult> List(HttpRequest request)
     {
         Interlocked.Increment(ref _requests);
         var auth = request.Headers.Authorization.ToString();
@@ -134,12 +138,16 @@ public sealed class FakeVapi : IAsyncDisposable
             return Error(401, "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.");
         _queries.Enqueue(request.QueryString.Value ?? "");
         if (_scripts.TryGetValue(key, out var q) && q.TryDequeue(out var scripted))
-            return Error(scripted, scripted switch
+        {
+            if (scripted.Delay > TimeSpan.Zero) await Task.Delay(scripted.Delay, request.HttpContext.RequestAborted);
+            if (scripted.Body is { } raw) return Results.Content(raw, "application/json", null, scripted.Status);
+            return Error(scripted.Status, scripted.Status switch
             {
                 401 => "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.",
                 429 => "ThrottlerException: Too Many Requests",
                 _ => "Internal server error",
             });
+        }
 
         var limit = 100;
         if (request.Query["limit"] is [{ } l] && (!int.TryParse(l, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 1000))
