@@ -154,4 +154,44 @@ public class VapiRetryTests(TwilioFixture fx)
         }
         Assert.Equal("off: no clinic has a Vapi API key (set vapiApiKey on the clinic)", detail);
     }
+
+    [Theory]
+    [InlineData("tool-calls", "call_held")]       // the same tool call, still being processed elsewhere
+    [InlineData("tool-effects", "")]              // another effect tool of the same phone call, still running
+    public async Task A_tool_call_that_waits_on_another_delivery_hears_still_working_and_is_answered_for_real_on_retry(string heldType, string heldDiscriminator)
+    {
+        var (clinic, secret) = await TwilioFixture.ClinicAsync();
+        var phone = TwilioFixture.NewPhone();
+        var call = NewCall();
+        var book = ToolCall(call, phone, "call_held", "book_appointment", new { slotId = clinic.SlotIds[3] });
+
+        await using (var other = await TestApp.AdminConnectionAsync())
+        {
+            await using var tx = await other.BeginTransactionAsync();
+            await using (var hold = new NpgsqlCommand("insert into vapi_events (clinic_id, call_id, type, discriminator) values ($1, $2, $3, $4)", other, tx))
+            {
+                foreach (var v in new object[] { clinic.Id, call, heldType, heldDiscriminator }) hold.Parameters.Add(new NpgsqlParameter { Value = v });
+                await hold.ExecuteNonQueryAsync();
+            }
+            var waited = Result(await TwilioFixture.JsonAsync(await fx.VapiAsync(secret, book)));
+            Assert.Equal((Frontdesk.Calls.VapiIntake.StillWorking, true), waited);
+            Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from bookings where clinic_id = $1", clinic.Id));
+            await tx.RollbackAsync();
+        }
+
+        var answered = Result(await TwilioFixture.JsonAsync(await fx.VapiAsync(secret, book)));
+        Assert.StartsWith("Booked ", answered.Text);
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from bookings where clinic_id = $1", clinic.Id));
+    }
+
+    [Fact]
+    public async Task The_assistant_asks_Vapi_to_retry_answers_that_are_not_2xx()
+    {
+        var (_, secret) = await TwilioFixture.ClinicAsync();
+        var assistant = (await TwilioFixture.JsonAsync(await fx.VapiAsync(secret, new { message = new { type = "assistant-request", call = new { id = NewCall() } } })))
+            .GetProperty("assistant");
+        var plan = assistant.GetProperty("server").GetProperty("backoffPlan");
+        Assert.Equal("exponential", plan.GetProperty("type").GetString());
+        Assert.True(plan.GetProperty("maxRetries").GetInt32() > 0);
+    }
 }
