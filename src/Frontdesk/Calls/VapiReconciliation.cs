@@ -108,9 +108,10 @@ public sealed partial class VapiReconciliation(Db db, VapiApiClient vapi, VapiAp
                 sleep = await RefreshHealthAsync(stoppingToken) is { } next && next < poll ? next : poll;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException)
+            catch (Exception e)
             {
-                // The database is away: leases expire and state is durable, so the next pass resumes.
+                // The database is away (or a bug): leases expire and state is durable, so the next pass
+                // resumes. The worker itself must outlive any one failure (an escaping exception stops the host).
                 Log.PassFailed(log, e.GetType().Name);
             }
             try { await _wake.WaitAsync(sleep, stoppingToken); }
