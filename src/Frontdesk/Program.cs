@@ -88,6 +88,7 @@ public static class FrontdeskApp
         app.MapCustomLlm();                             // seed Task 4: POST /vapi/llm/chat/completions, streamed
         app.MapTurnLatency();                           // seed Task 4: GET /api/clinics/{id}/latency (TTFB distribution)
         app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
+        app.MapVapiReconciliation();                    // PATCH /api/clinics/{id} {vapiApiKey}; missed-webhook reconciliation state
         app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
         app.MapFollowUpSettings();                      // a clinic's outbound agent, SMS template, quiet hours, procedure catalog
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link

@@ -58,6 +58,26 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
         return outcome;
     }
 
+    /// <summary>Decides and writes in the caller's transaction (a Vapi message's claim), which commits
+    /// the follow-up together with the message's answer; the outbox is woken after that commit.</summary>
+    public async Task<FollowUpOutcome> PlanAsync(DbSession s, CallEnded call, CancellationToken ct)
+    {
+        var outcome = await DecideAndWriteAsync(s, call, ct);
+        if (outcome is FollowUpOutcome.Queued { Replay: false } q)
+        {
+            s.AfterCommit(() =>
+            {
+                outbox.Signal();
+                Log.Queued(log, call.ClinicId, q.LeadId, q.Procedure);
+            });
+        }
+        else if (outcome is FollowUpOutcome.None n)
+        {
+            Log.NotDue(log, call.ClinicId, n.Reason);
+        }
+        return outcome;
+    }
+
     async Task<FollowUpOutcome> DecideAndWriteAsync(DbSession s, CallEnded call, CancellationToken ct)
     {
         if (await s.QuerySingleOrDefaultAsync<ExistingFollowUp>(ExistingSql, new { call.ClinicId, call.CallId }, ct) is { } first)

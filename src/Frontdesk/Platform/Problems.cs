@@ -19,6 +19,8 @@ public static class Problems
     public const string Unavailable = Base + "unavailable";
     public const string Upstream = Base + "upstream";
     public const string Internal = Base + "internal";
+    /// <summary>A duplicate of a provider message whose first delivery is still being processed: retry later (Retry-After).</summary>
+    public const string InProgress = Base + "in-progress";
 
     public static string ForStatus(int status) => status switch
     {
