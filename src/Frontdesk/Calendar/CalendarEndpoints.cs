@@ -64,8 +64,7 @@ public static class CalendarEndpoints
         if (calendarId is not null && (calendarId.Length is 0 or > 1024 || calendarId.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
             return Problems.Invalid("calendarId must be 1 to 1024 characters without spaces, or null to unlink.");
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or null))
-            return Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may link calendars");
+        if (claims.Deny(AppRoles.Admin, "Only a clinic admin may link calendars") is { } denied) return denied;
 
         await using var s = await db.BeginAsync(claims, ct);
         var args = new { ClinicId = clinicId, PractitionerId = practitionerId, CalendarId = calendarId };

@@ -74,7 +74,8 @@ public static class Auth
     {
         var role = user.FindFirst("role")?.Value;
         var sub = user.FindFirst("sub")?.Value;
-        var appRole = user.FindFirst("app_role")?.Value;
+        // Fail closed: a missing or unknown app_role is no staff role at all (Roles.FromToken).
+        var appRole = Roles.FromToken(user.FindFirst("app_role")?.Value);
         Guid? org = Guid.TryParse(user.FindFirst("org_id")?.Value, out var g) ? g : null;
         return role switch
         {
