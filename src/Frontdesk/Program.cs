@@ -54,6 +54,7 @@ public static class FrontdeskApp
         app.UseStatusCodePages();
         app.UseBodyLimit(options.MaxRequestBodyBytes);  // 413 beyond the limit, chunked bodies included
         app.UseAuthentication();
+        app.UseClinicScope();                           // 403 cross-tenant (audited) before authorization, binding or validation
         app.UseAuthorization();
 
         app.MapOpenApi();                               // GET /openapi/v1.json
