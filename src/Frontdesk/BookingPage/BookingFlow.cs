@@ -28,7 +28,7 @@ public abstract record BookResult
 /// signed link proves the clinic), so RLS applies exactly as for staff of that clinic.
 /// </summary>
 public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken cancelTokens, PublicUrl urls,
-    BookingPageOptions options, ILogger<BookingFlow> log)
+    BookingPageOptions options, SmsGuard guard, ILogger<BookingFlow> log)
 {
     public const string Source = "sms_link";
 
@@ -131,9 +131,9 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
                     """, new { BookingId = bookingId, PatientId = patientId, ClinicId = clinicId, link.LeadId }, ct);
                 var sms = await QueueConfirmationAsync(s, link, lead, bookingId, ct);
                 await AuditLog.WriteAsync(s, clinicId, "lead_converted", "lead", link.LeadId.ToString(),
-                    new { bookingId, source = Source, confirmationSms = sms is not null }, ct);
+                    new { bookingId, source = Source, confirmationSms = sms is not null, confirmationRefused = sms?.Refused?.Reason }, ct);
                 await s.CommitAsync(ct);
-                if (sms is not null) outbox.Signal();
+                if (sms is { Refused: null }) outbox.Signal();
                 Log.Booked(log, clinicId, link.LeadId, bookingId);
                 return new BookResult.Booked(bookingId);
             case 409:
@@ -144,8 +144,9 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
     }
 
     /// <summary>The confirmation text through the outbox, unless the number opted out. Sent at
-    /// once, quiet hours or not: the patient is on the page waiting for it.</summary>
-    async Task<Guid?> QueueConfirmationAsync(DbSession s, BookingLink link, LeadRow lead, Guid bookingId, CancellationToken ct)
+    /// once, quiet hours or not: the patient is on the page waiting for it. One the SMS guard refuses
+    /// (quota, country) is kept as failed and the booking stands.</summary>
+    async Task<(Guid MessageId, SmsVerdict.Refused? Refused)?> QueueConfirmationAsync(DbSession s, BookingLink link, LeadRow lead, Guid bookingId, CancellationToken ct)
     {
         if (lead.OptedOut) return null;
         var clinic = await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { link.ClinicId }, ct);
@@ -156,13 +157,16 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
                                + (clinic.Address is null ? "" : $" Address: {clinic.Address}.")
                                + $" Need to cancel? {cancel}");
         var (segments, encoding) = SmsText.Count(body);
+        var refused = await guard.CheckAsync(s, link.ClinicId, lead.Phone, ct) as SmsVerdict.Refused;
         var messageId = await s.QuerySingleOrDefaultAsync<Guid>("""
-            insert into sms_messages (clinic_id, to_phone, body, segments, encoding)
-            values (@ClinicId, @Phone, @Body, @Segments, @Encoding)
+            insert into sms_messages (clinic_id, to_phone, body, segments, encoding, status, error_message)
+            values (@ClinicId, @Phone, @Body, @Segments, @Encoding, @Status, @Error)
             returning id
-            """, new { link.ClinicId, lead.Phone, Body = body, Segments = segments, Encoding = encoding }, ct);
-        await Outbox.EnqueueAsync(s, link.ClinicId, SmsSender.JobKind, new SmsJob(messageId), null, ct);
-        return messageId;
+            """, new { link.ClinicId, lead.Phone, Body = body, Segments = segments, Encoding = encoding,
+                Status = refused is null ? "queued" : "failed", Error = refused is null ? null : "refused: " + refused.Detail }, ct);
+        if (refused is null)
+            await Outbox.EnqueueAsync(s, link.ClinicId, SmsSender.JobKind, new SmsJob(messageId), null, ct);
+        return (messageId, refused);
     }
 
     /// <summary>/book/cancel/{token}, valid until the appointment starts.</summary>

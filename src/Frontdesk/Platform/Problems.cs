@@ -19,6 +19,8 @@ public static class Problems
     public const string Unavailable = Base + "unavailable";
     public const string Upstream = Base + "upstream";
     public const string Internal = Base + "internal";
+    public const string SmsCountryNotAllowed = Base + "sms-country-not-allowed";
+    public const string SmsQuotaExceeded = Base + "sms-quota-exceeded";
 
     public static string ForStatus(int status) => status switch
     {
