@@ -66,6 +66,22 @@ public class JwtValidationTests
     }
 
     [Fact]
+    public void Settings_that_name_nothing_are_refused_at_start_and_lists_are_split_on_commas()
+    {
+        static List<System.ComponentModel.DataAnnotations.ValidationResult> Errors(JwtOptions o) =>
+            o.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(o)).ToList();
+        Assert.Single(Errors(new JwtOptions { Issuer = " , " }));
+        Assert.Single(Errors(new JwtOptions { Audience = "," }));
+        Assert.Empty(Errors(new JwtOptions { Audience = "*" }));
+        var o = new JwtOptions { Issuer = "https://a.supabase.co/auth/v1, supabase", Audience = " authenticated ,frontdesk" };
+        Assert.Empty(Errors(o));
+        Assert.Equal(["https://a.supabase.co/auth/v1", "supabase"], o.Issuers);
+        Assert.Equal(["authenticated", "frontdesk"], o.Audiences(development: true)!);
+        Assert.Null(new JwtOptions().Audiences(development: true));
+        Assert.Equal(["authenticated"], new JwtOptions().Audiences(development: false)!);
+    }
+
+    [Fact]
     public void Minted_tokens_carry_the_issuer_they_are_given()
     {
         var token = Auth.Mint(FrontdeskFactory.SecretBytes, RequestClaims.ForClinic(Guid.NewGuid(), "x", "admin"), TimeSpan.FromMinutes(1), SupabaseIssuer);
