@@ -55,9 +55,7 @@ public static partial class ClinicScope
             using var doc = await System.Text.Json.JsonDocument.ParseAsync(http.Request.Body, default, http.RequestAborted);
             if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object) return null;
             foreach (var member in doc.RootElement.EnumerateObject())
-                if (string.Equals(member.Name, "clinicId", StringComparison.OrdinalIgnoreCase)
-                    && member.Value.ValueKind == System.Text.Json.JsonValueKind.String
-                    && Guid.TryParse(member.Value.GetString(), out var named) && named != own)
+                if (NamedClinic(member) is { } named && named != own)
                     return named;
             return null;
         }
@@ -68,6 +66,22 @@ public static partial class ClinicScope
         finally
         {
             http.Request.Body.Position = 0;
+        }
+    }
+
+    /// <summary>The clinic a clinicId member names; null for any other member, and for one that is not
+    /// valid UTF-8 (the parser does not check; transcoding throws), which the binder refuses too.</summary>
+    static Guid? NamedClinic(System.Text.Json.JsonProperty member)
+    {
+        try
+        {
+            return string.Equals(member.Name, "clinicId", StringComparison.OrdinalIgnoreCase)
+                   && member.Value.ValueKind == System.Text.Json.JsonValueKind.String
+                   && Guid.TryParse(member.Value.GetString(), out var named) ? named : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
         }
     }
 

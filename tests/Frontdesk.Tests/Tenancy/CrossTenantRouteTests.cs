@@ -136,6 +136,30 @@ public partial class CrossTenantRouteTests
     }
 
     [Fact]
+    public async Task A_body_whose_clinicId_cannot_be_read_names_no_clinic_and_gets_the_ordinary_400()
+    {
+        var a = await TestClinic.CreateAsync(slots: 0, patients: 0);
+        using var admin = TestApp.As(a.Id, "admin");
+        byte[][] bodies =
+        [
+            [.. "{\"clinicId\": \""u8, 0xff, 0xfe, .. "\", \"slotId\": 1}"u8],
+            [.. "{\""u8, 0xc3, 0x28, .. "\": 1, \"clinicId\": 7}"u8],
+            [.. "{\"clinicId\": {\"id\": \""u8, .. Encoding.UTF8.GetBytes(Guid.NewGuid().ToString()), .. "\"}}"u8],
+        ];
+        foreach (var route in BodyClinicRoutes())
+            foreach (var body in bodies)
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(route.Method), route.Endpoint.RoutePattern.RawText)
+                {
+                    Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
+                };
+                using var r = await admin.SendAsync(request);
+                Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{route.Endpoint.RoutePattern.RawText}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+            }
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from audit_trail where clinic_id = $1 and action = 'cross_tenant_denied'", a.Id));
+    }
+
+    [Fact]
     public async Task A_clinic_in_the_query_that_is_not_the_tokens_is_403()
     {
         var a = await TestClinic.CreateAsync(slots: 0, patients: 0);
