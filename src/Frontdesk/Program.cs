@@ -58,6 +58,7 @@ public static class FrontdeskApp
         builder.Services.AddPrivacy(builder.Logging);                   // PII detector, envelope encryption, log redaction
         builder.Services.AddMessaging(builder.Configuration);           // Twilio client, outbox worker and its SMS sender
         builder.Services.AddCalls();                                    // Vapi webhook: booking tools, assistant config
+        builder.Services.AddSmsGuard();                                 // per-clinic SMS countries and daily quota, checked where SMS are enqueued
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
@@ -72,6 +73,7 @@ public static class FrontdeskApp
         app.UseStatusCodePages();
         app.UseBodyLimit(options.MaxRequestBodyBytes);  // 413 beyond the limit, chunked bodies included
         app.UseAuthentication();
+        app.UseClinicScope();                           // 403 cross-tenant (audited) before authorization, binding or validation
         app.UseAuthorization();
 
         app.MapOpenApi();                               // GET /openapi/v1.json
@@ -90,7 +92,8 @@ public static class FrontdeskApp
         app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
         app.MapVapiReconciliation();                    // PATCH /api/clinics/{id} {vapiApiKey}; missed-webhook reconciliation state
         app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
-        app.MapFollowUpSettings();                      // a clinic's outbound agent, SMS template, quiet hours, procedure catalog
+        app.MapFollowUpSettings();
+        app.MapSmsSettings();                           // GET/PUT /api/clinics/{id}/sms: allowed countries, daily quota                      // a clinic's outbound agent, SMS template, quiet hours, procedure catalog
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications

@@ -90,8 +90,7 @@ public static class ClinicEndpoints
         if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200)
             return Problems.Invalid("name is required (at most 200 characters).");
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or null))
-            return Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may add practitioners");
+        if (claims.Deny(AppRoles.Admin, "Only a clinic admin may add practitioners") is { } denied) return denied;
         var view = await db.InTransactionAsync(claims, async s =>
         {
             var p = await s.QuerySingleOrDefaultAsync<PractitionerView>("""
