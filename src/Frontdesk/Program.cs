@@ -6,6 +6,7 @@ using Frontdesk.Clinics;
 using Frontdesk.FollowUp;
 using Frontdesk.Knowledge;
 using Frontdesk.Latency;
+using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
 using Frontdesk.Review;
@@ -62,6 +63,7 @@ public static class FrontdeskApp
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
+        builder.Services.AddManageLinks();                              // signed /manage/{token} links to one booking (reminders, replies, pages)
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
 
         var app = builder.Build();
