@@ -8,12 +8,15 @@ using Frontdesk.Knowledge;
 using Frontdesk.Latency;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
+using Frontdesk.StaffConsole;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
     return await Commands.MigrateAsync(args);
 if (args is ["rotate-keys", ..])
     return await Commands.RotateKeysAsync(args[1..]);
+if (args is ["staff", ..])
+    return await StaffCommand.RunAsync(args[1..], Console.In, Console.Out);
 
 var app = Frontdesk.FrontdeskApp.Build(args);
 await app.RunAsync();
@@ -45,6 +48,7 @@ public static class FrontdeskApp
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
+        builder.Services.AddConsole();                                  // the staff console: accounts, sign-in, cookie sessions, work queue
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -74,6 +78,8 @@ public static class FrontdeskApp
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
+        app.MapVapiSettings();                          // GET/PUT /api/clinics/{id}/vapi: assistant ids, secret, HMAC
+        app.MapConsole();                               // issue 19: / and /console — the staff console
         return app;
     }
 }

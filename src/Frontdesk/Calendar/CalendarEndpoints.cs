@@ -57,7 +57,7 @@ public static class CalendarEndpoints
         app.MapCalendarNotifications();
     }
 
-    static async Task<Results<Ok<CalendarLinkView>, ProblemHttpResult>> Link(Guid clinicId, Guid practitionerId, LinkCalendar body,
+    internal static async Task<Results<Ok<CalendarLinkView>, ProblemHttpResult>> Link(Guid clinicId, Guid practitionerId, LinkCalendar body,
         HttpContext http, Db db, CalendarSignal signal, CancellationToken ct)
     {
         var calendarId = body.CalendarId;

@@ -61,7 +61,7 @@ public static class PatientEndpoints
     /// <summary>GDPR erasure (Privacy/PatientData): contacts, identifiers and notes deleted, the data
     /// key destroyed, the row kept as a non-identifying tombstone so bookings and the audit chain
     /// still point at something.</summary>
-    static async Task<Results<NoContent, ProblemHttpResult>> Erase(Guid clinicId, Guid patientId, HttpContext http, Db db, CancellationToken ct)
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Erase(Guid clinicId, Guid patientId, HttpContext http, Db db, CancellationToken ct)
     {
         var claims = http.Claims();
         if (!claims.IsService && claims.AppRole is not ("admin" or null))

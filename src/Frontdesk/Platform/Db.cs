@@ -56,6 +56,11 @@ public enum SystemPath
     Health,
     /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>
     KeyRotation,
+    /// <summary>Console sign-in: finds the (clinic, account) ids of an email before any clinic is known.
+    /// Only those two ids are read this way; the account itself is read under the clinic's claims.
+    /// A SECURITY DEFINER function would be exposed to anon/authenticated through Supabase's RPC
+    /// as an email → clinic oracle; granted to service_role only it would add nothing over this path.</summary>
+    ConsoleSignIn,
 }
 
 /// <summary>

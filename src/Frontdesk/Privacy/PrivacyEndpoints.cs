@@ -84,7 +84,7 @@ public static partial class PrivacyEndpoints
     sealed record NoteRow(Guid Id, string Kind, byte[] Ciphertext, string? CallId, DateTimeOffset EncryptedAt);
 
     /// <summary>Decrypted clinical notes, for doctors only; every read and every refusal is audited.</summary>
-    static async Task<Results<Ok<IReadOnlyList<ClinicalNoteView>>, ProblemHttpResult>> ReadClinicalNotes(
+    internal static async Task<Results<Ok<IReadOnlyList<ClinicalNoteView>>, ProblemHttpResult>> ReadClinicalNotes(
         Guid clinicId, Guid patientId, HttpContext http, Db db, Vault vault, CancellationToken ct)
     {
         var claims = http.Claims();
@@ -116,7 +116,7 @@ public static partial class PrivacyEndpoints
         return rows.Select(r => new ClinicalNoteView(r.Id, r.Kind, decrypt(Routing.ClinicalNotes, r.Id, r.Ciphertext), r.CallId, r.EncryptedAt)).ToList();
     }
 
-    static async Task<Results<Ok<PatientExport>, ProblemHttpResult>> Export(
+    internal static async Task<Results<Ok<PatientExport>, ProblemHttpResult>> Export(
         Guid clinicId, Guid patientId, HttpContext http, Db db, Vault vault, CancellationToken ct)
     {
         var claims = http.Claims();
