@@ -40,17 +40,19 @@ public static class ConsoleEndpoints
                 // Headers first, so refusals and error pages carry them too.
                 PageGuard.ApplySecurityHeaders(ctx.HttpContext.Response, ConsoleLayout.ContentSecurityPolicy);
                 return await next(ctx);
-            })
-            .RequireAuthorization(ConsolePolicies.Staff);
+            });
+        // Sign-in and the forced password change carry their own rules; everything else needs a full session
+        // (endpoint policies add to a group's, so the two sets live in two groups).
         SignInPages.Map(console);
-        AccountPages.Map(console);
-        TodayPage.Map(console);
-        WorkQueuePage.Map(console);
-        PatientPages.Map(console);
-        BookingPages.Map(console);
-        ReportsPage.Map(console);
-        SettingsPages.Map(console);
-        StaffPages.Map(console);
-        AuditPage.Map(console);
+        var pages = console.MapGroup("").RequireAuthorization(ConsolePolicies.Staff);
+        AccountPages.Map(pages);
+        TodayPage.Map(pages);
+        WorkQueuePage.Map(pages);
+        PatientPages.Map(pages);
+        BookingPages.Map(pages);
+        ReportsPage.Map(pages);
+        SettingsPages.Map(pages);
+        StaffPages.Map(pages);
+        AuditPage.Map(pages);
     }
 }

@@ -33,7 +33,7 @@ public sealed class ConsoleForms(DevSecrets secrets, ConsoleOptions options) : I
         {
             form = await http.Request.ReadFormAsync(ct);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException
                                       || e is BadHttpRequestException { StatusCode: not StatusCodes.Status413PayloadTooLarge })
         {
             return null;
