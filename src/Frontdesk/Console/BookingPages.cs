@@ -144,16 +144,18 @@ public static class BookingPages
         var (label, css) = Label(state);
         var actions = x.BookingId is { } id
             ? Html.Of($"""
+                <details><summary>Move or cancel</summary>
                 <form method="post" action="{ConsoleRoutes.Bookings}/{id}/move" class="stack">{csrf}
                 <div><label for="to-{id}">Move to</label><select id="to-{id}" name="slot" required><option value="">Choose a free time</option>
                 {freeSlots.Take(60).Select(f => Html.Of($"<option value=\"{f.Id}\">{ConsoleLayout.Local(f.StartsAt, tz, "HH:mm")} · {practitioners.FirstOrDefault(p => p.Id == f.PractitionerId)?.Name}</option>"))}</select></div>
                 <div class="actions"><button type="submit" class="secondary">Move</button></div></form>
-                <form method="post" action="{ConsoleRoutes.Bookings}/{id}/cancel" class="inline">{csrf}<button type="submit" class="danger">Cancel booking</button></form>
+                <form method="post" action="{ConsoleRoutes.Bookings}/{id}/cancel" class="actions">{csrf}<button type="submit" class="danger">Cancel booking</button></form>
+                </details>
                 """)
             : Html.Empty;
         return Html.Of($"""
             <tr><td>{ConsoleLayout.Local(x.StartsAt, tz, "HH:mm")}–{ConsoleLayout.Local(x.EndsAt, tz, "HH:mm")}</td><td class="{css}">{label}</td>
-            <td>{(state == SlotState.Booked ? Html.Of($"{ConsoleText.Caller(x.PatientName, null)}{(x.Source is null ? "" : " (" + TodayPage.Source(x.Source) + ")")}") : Html.Empty)}</td><td>{actions}</td></tr>
+            <td>{(state == SlotState.Booked ? Html.Of($"{ConsoleText.FirstName(x.PatientName)}{(x.Source is null ? "" : " (" + TodayPage.Source(x.Source) + ")")}") : Html.Empty)}</td><td>{actions}</td></tr>
             """);
     }
 

@@ -60,7 +60,7 @@ public static class ConsoleLayout
         .card{background:#fff;border:1px solid #d1d5db;border-radius:.5rem;padding:1rem;min-width:0}
         .card>h2:first-child,.card>h3:first-child{margin-top:0}
         .scroll{overflow-x:auto;background:#fff;border:1px solid #d1d5db;border-radius:.5rem}
-        table{border-collapse:collapse;width:100%;font-size:.9375rem}
+        table{border-collapse:collapse;width:100%;font-size:.9375rem;overflow-wrap:normal}
         th,td{text-align:left;vertical-align:top;padding:.5rem .625rem;border-bottom:1px solid #e5e7eb}
         th{background:#f9fafb;font-weight:700;white-space:nowrap}
         tr:last-child td{border-bottom:0}
@@ -80,7 +80,7 @@ public static class ConsoleLayout
         input[type=text],input[type=email],input[type=password],input[type=search],input[type=date],input[type=time],input:not([type]),select,textarea{display:block;width:100%;min-height:2.75rem;margin-top:.25rem;padding:.5rem .625rem;font:inherit;color:#1b1b1b;background:#fff;border:2px solid #6b7280;border-radius:.375rem}
         textarea{min-height:8rem}
         input[type=checkbox]{width:1.25rem;height:1.25rem;accent-color:#0b57d0;vertical-align:middle;margin-right:.375rem}
-        button{min-height:2.75rem;padding:.5rem 1rem;font:inherit;font-weight:700;color:#fff;background:#0b57d0;border:0;border-radius:.375rem;cursor:pointer}
+        button{white-space:nowrap;min-height:2.75rem;padding:.5rem 1rem;font:inherit;font-weight:700;color:#fff;background:#0b57d0;border:0;border-radius:.375rem;cursor:pointer}
         button.secondary{background:#fff;color:#0b3d91;border:2px solid #0b57d0}
         button.danger{background:#b91c1c}
         button.link{min-height:0;padding:0;background:none;color:inherit;text-decoration:underline;font-weight:400}

@@ -17,6 +17,9 @@ public static class ConsoleText
         return digits.Length >= 3 ? "Number ending " + digits[^3..] : "Unknown number";
     }
 
+    /// <summary>A patient on a diary line: first name only; an erased or nameless patient says so.</summary>
+    public static string FirstName(string? name) => string.IsNullOrWhiteSpace(name) ? "(no name)" : name.Trim().Split(' ', 2)[0];
+
     /// <summary>A number as the console lists it: country code and last three digits.</summary>
     public static string MaskedPhone(string? phone)
     {

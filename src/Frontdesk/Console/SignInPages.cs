@@ -134,7 +134,7 @@ public static class SignInPages
             {ConsoleLayout.Problem(problem)}
             <form method="post" action="{ConsoleRoutes.Password}" class="stack">
             {ConsoleLayout.CsrfField(http)}
-            <input type="text" name="username" autocomplete="username" value="{user.Email}" hidden>
+            <input type="text" name="username" autocomplete="username" value="{user.Email}" hidden aria-label="Email">
             {(forced ? Html.Empty : Html.Of($"""<div><label for="current">Current password</label><input id="current" name="current" type="password" autocomplete="current-password" required maxlength="256"></div>"""))}
             <div><label for="new">New password <span class="hint">At least {http.RequestServices.GetRequiredService<ConsoleOptions>().MinPasswordLength} characters; a few unrelated words work well.</span></label><input id="new" name="new" type="password" autocomplete="new-password" required maxlength="256"></div>
             <div><label for="confirm">New password again</label><input id="confirm" name="confirm" type="password" autocomplete="new-password" required maxlength="256"></div>

@@ -97,7 +97,7 @@ public static class TodayPage
         }).ToList();
         var byPractitioner = bookings.GroupBy(b => b.Practitioner).Select(g => Html.Of($"""
             <h3>{g.Key}</h3>
-            <ul>{g.Select(b => Html.Of($"<li>{ConsoleLayout.Local(b.StartsAt, tz, "HH:mm")}–{ConsoleLayout.Local(b.EndsAt, tz, "HH:mm")} · {ConsoleText.Caller(b.PatientName, null)} <span class=\"muted\">({Source(b.Source)})</span></li>"))}</ul>
+            <ul>{g.Select(b => Html.Of($"<li>{ConsoleLayout.Local(b.StartsAt, tz, "HH:mm")}–{ConsoleLayout.Local(b.EndsAt, tz, "HH:mm")} · {ConsoleText.FirstName(b.PatientName)} <span class=\"muted\">({Source(b.Source)})</span></li>"))}</ul>
             """)).ToList();
         var followUpRows = followUps.Select(f =>
         {

@@ -255,6 +255,27 @@ public class ConsoleSignInTests
         Assert.Null(await TestApp.ScalarAsync<DateTime?>("select erased_at from patients where id = $1", clinic.PatientIds[0]));
     }
 
+    [Fact]
+    public async Task Sign_in_posts_from_one_address_are_limited_per_minute_before_any_password_is_checked()
+    {
+        using var forms = new ConsoleForms(TestApp.Factory.Services.GetRequiredService<Frontdesk.Platform.DevSecrets>(),
+            new ConsoleOptions { SignInPermitsPerMinute = 2 });
+        HttpContext From(string ip)
+        {
+            var http = new DefaultHttpContext { RequestServices = TestApp.Factory.Services };
+            http.Connection.RemoteIpAddress = IPAddress.Parse(ip);
+            return http;
+        }
+        Assert.Null(await forms.SignInLimitAsync(From("198.51.100.7")));
+        Assert.Null(await forms.SignInLimitAsync(From("198.51.100.7")));
+        var third = From("198.51.100.7");
+        var limited = await forms.SignInLimitAsync(third);
+        Assert.Equal(429, limited!.StatusCode);
+        Assert.Contains("Too many attempts", limited.ResponseContent);
+        Assert.True(int.Parse(third.Response.Headers.RetryAfter!, System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Null(await forms.SignInLimitAsync(From("198.51.100.8")));
+    }
+
     static byte[] FromBase32(string s)
     {
         const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
