@@ -222,6 +222,7 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
             b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["FRONTDESK_DATABASE_URL"] = TestCluster.AdminConnectionString,
+                ["FRONTDESK_APP_DATABASE_URL"] = TestCluster.AppConnectionString,
                 ["FRONTDESK_MIGRATE_ON_START"] = "false",
                 ["FRONTDESK_JWT_SECRET"] = FrontdeskFactory.JwtSecret,
                 ["FRONTDESK_DATA_DIR"] = TestApp.Factory.DataDir,
