@@ -302,6 +302,35 @@ public sealed partial class StaffAccounts(Db db, IKeyEncryptionKeys keks, Consol
             return n;
         }, ct);
 
+    sealed record WrappedTotp(Guid ClinicId, Guid Id, byte[]? Secret, string? KeyId, byte[]? Pending, string? PendingKeyId);
+
+    /// <summary><c>-- rotate-keys</c>: re-wraps every staff TOTP secret (and pending enrolment) under the current
+    /// key-encryption key, so a retired master key can be removed without locking anyone out of the console.
+    /// <paramref name="clinicId"/> limits it to one clinic (tests share a database with other keys).</summary>
+    public async Task<int> RewrapTotpAsync(Guid? clinicId, CancellationToken ct) =>
+        await db.InTransactionAsync(RequestClaims.AsSystem(SystemPath.KeyRotation), async s =>
+        {
+            var rows = await s.QueryAsync<WrappedTotp>("""
+                select clinic_id, id, totp_secret, totp_key_id, totp_pending, totp_pending_key_id from staff_accounts
+                where (@Clinic::uuid is null or clinic_id = @Clinic)
+                  and (totp_key_id <> @Current or totp_pending_key_id <> @Current)
+                for update
+                """, new { Clinic = clinicId, Current = keks.CurrentKeyId }, ct);
+            foreach (var r in rows)
+            {
+                byte[]? Rewrap(byte[]? wrapped, string? keyId) =>
+                    wrapped is null || keyId is null ? wrapped
+                    : keyId == keks.CurrentKeyId ? wrapped
+                    : keks.Wrap(Unwrap(r.ClinicId, r.Id, keyId, wrapped), TotpAad(r.ClinicId, r.Id));
+                await s.ExecuteAsync("""
+                    update staff_accounts set totp_secret = @Secret, totp_key_id = case when totp_secret is null then null else @Current end,
+                           totp_pending = @Pending, totp_pending_key_id = case when totp_pending is null then null else @Current end
+                    where clinic_id = @C and id = @Id
+                    """, new { Secret = Rewrap(r.Secret, r.KeyId), Pending = Rewrap(r.Pending, r.PendingKeyId), Current = keks.CurrentKeyId, C = r.ClinicId, r.Id }, ct);
+            }
+            return rows.Count;
+        }, ct);
+
     public static Task<IReadOnlyList<StaffListItem>> ListAsync(DbSession s, Guid clinicId, CancellationToken ct) =>
         s.QueryAsync<StaffListItem>("""
             select id, email, display_name, role, totp_secret is not null, must_change_password, last_sign_in_at, disabled_at, locked_until

@@ -37,6 +37,8 @@ public static class Commands
         var vault = app.Services.GetRequiredService<Frontdesk.Privacy.Vault>();
         var count = await vault.RewrapAllAsync(app.Services.GetRequiredService<Db>(), CancellationToken.None);
         Console.WriteLine($"Re-wrapped {count} patient data keys under {app.Services.GetRequiredService<Frontdesk.Privacy.IKeyEncryptionKeys>().CurrentKeyId}.");
+        var totp = await app.Services.GetRequiredService<Frontdesk.StaffConsole.StaffAccounts>().RewrapTotpAsync(null, CancellationToken.None);
+        Console.WriteLine($"Re-wrapped {totp} staff two-step sign-in secrets.");
         return 0;
     });
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Frontdesk.StaffConsole;
 using Frontdesk.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Frontdesk.Tests.StaffConsole;
 
@@ -190,5 +191,36 @@ public class ConsoleApiAdditionsTests
         Assert.Equal("[]", await receptionist.GetStringAsync($"/api/clinics/{clinic.Id}/knowledge/documents"));
         Assert.Equal("[]", await receptionist.GetStringAsync($"/api/clinics/{clinic.Id}/knowledge/search?q=car%20park"));
         Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from audit_trail where clinic_id = $1 and action = 'knowledge_document_deleted'", clinic.Id));
+    }
+}
+
+public class ConsoleKeyRotationTests
+{
+    [Fact]
+    public async Task Rotate_keys_rewraps_staff_TOTP_secrets_so_the_retired_master_key_can_go()
+    {
+        var clinic = await TestClinic.CreateAsync(slots: 0, patients: 0);
+        var staff = await ConsoleClient.StaffAsync(clinic.Id, "doctor");
+        var services = TestApp.Factory.Services;
+        var current = services.GetRequiredService<StaffAccounts>();
+        var secret = await current.BeginTotpAsync(clinic.Id, staff.Id, CancellationToken.None);
+        var step = Totp.StepAt(DateTimeOffset.UtcNow);
+        Assert.True(await current.ConfirmTotpAsync(clinic.Id, staff.Id, Totp.Code(secret, step), CancellationToken.None));
+        await current.BeginTotpAsync(clinic.Id, staff.Id, CancellationToken.None);   // a pending re-enrolment too
+
+        var oldKey = new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray();
+        var newKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        StaffAccounts With(Frontdesk.Privacy.IKeyEncryptionKeys keys) => new(TestApp.Db, keys, new ConsoleOptions(), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<StaffAccounts>.Instance);
+        var rotating = With(new Frontdesk.Privacy.LocalKeyEncryptionKeys(newKey, [oldKey]));
+        Assert.Equal(1, await rotating.RewrapTotpAsync(clinic.Id, CancellationToken.None));
+        Assert.Equal(0, await rotating.RewrapTotpAsync(clinic.Id, CancellationToken.None));
+        var newId = Frontdesk.Privacy.LocalKeyEncryptionKeys.IdOf(newKey);
+        Assert.Equal($"{newId}|{newId}", await TestApp.ScalarAsync<string>("select totp_key_id || '|' || totp_pending_key_id from staff_accounts where id = $1", staff.Id));
+
+        // Only the new key from here on: the code still verifies.
+        var onlyNew = With(new Frontdesk.Privacy.LocalKeyEncryptionKeys(newKey, []));
+        Assert.IsType<SignInResult.Verified>(await onlyNew.VerifyCodeAsync(clinic.Id, staff.Id, Totp.Code(secret, step + 1), CancellationToken.None));
+        Assert.NotNull(await onlyNew.PendingTotpAsync(clinic.Id, staff.Id, CancellationToken.None));
     }
 }
