@@ -14,7 +14,8 @@ public sealed class ConsoleForms(DevSecrets secrets, ConsoleOptions options) : I
     public const string CsrfCookie = "fd_console_csrf";
     const string Bound = "frontdesk console forms";
 
-    readonly FormCsrf _csrf = new(secrets.JwtSecret(), "frontdesk console csrf v1", CsrfCookie, ConsoleSessions.CookiePath);
+    // Secure by the session cookie's rule: also behind a TLS-terminating proxy.
+    readonly FormCsrf _csrf = new(secrets.JwtSecret(), "frontdesk console csrf v1", CsrfCookie, ConsoleSessions.CookiePath, ConsoleSessions.SecureCookie);
 
     // In memory, per instance, like the booking page's limits: it slows guessing from one address
     // before the per-account lockout (which is in the database) even counts.

@@ -85,7 +85,8 @@ public static class StaffCommand
             await stdout.WriteLineAsync(created.OneTimePassword is { } otp
                 ? $"One-time password (shown once; it must be changed at first sign-in): {otp}"
                 : "The password from standard input must be changed at first sign-in.");
-            await stdout.WriteLineAsync("Sign in at <your Frontdesk address>" + ConsoleRoutes.SignIn);
+            var baseUrl = services.GetRequiredService<FrontdeskOptions>().PublicBaseUrl?.TrimEnd('/') ?? "<your Frontdesk address>";
+            await stdout.WriteLineAsync("Sign in at " + baseUrl + ConsoleRoutes.SignIn);
             return 0;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)

@@ -10,7 +10,7 @@ namespace Frontdesk.Platform;
 /// derived from the JWT secret and a purpose). A cross-site page can neither read the cookie nor
 /// compute the field without our key; it needs no session store and works across instances.
 /// </summary>
-public sealed class FormCsrf(byte[] secret, string purpose, string cookieName, string cookiePath)
+public sealed class FormCsrf(byte[] secret, string purpose, string cookieName, string cookiePath, Func<HttpContext, bool>? secure = null)
 {
     public const string Field = "csrf";
 
@@ -27,7 +27,7 @@ public sealed class FormCsrf(byte[] secret, string purpose, string cookieName, s
             nonce = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
             http.Response.Cookies.Append(cookieName, nonce, new CookieOptions
             {
-                HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, Path = cookiePath, IsEssential = true,
+                HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = secure?.Invoke(http) ?? http.Request.IsHttps, Path = cookiePath, IsEssential = true,
             });
             // Later Issue calls in the same request must use the nonce the browser is about to get.
             http.Items[cookieName] = nonce;

@@ -45,6 +45,7 @@ public class ConsoleSignInTests
         Assert.Equal(0, await StaffCommand.AddAsync(TestApp.Factory.Services, args!, TextReader.Null, output, CancellationToken.None));
         var otp = System.Text.RegularExpressions.Regex.Match(output.ToString(), @"One-time password \(shown once; it must be changed at first sign-in\): (\S+)").Groups[1].Value;
         Assert.Equal(16, otp.Length);
+        Assert.Contains("Sign in at https://frontdesk.test/console/sign-in", output.ToString());
         Assert.Equal("staff_created|admin", await TestApp.ScalarAsync<string>(
             "select action || '|' || (detail ->> 'role') from audit_trail where clinic_id = $1 and actor = 'operator:staff-add'", clinic.Id));
 
