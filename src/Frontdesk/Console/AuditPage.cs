@@ -67,7 +67,7 @@ public static class AuditPage
             """));
     }
 
-    static string? Clean(string? v) => string.IsNullOrWhiteSpace(v) || v.Length > 200 ? null : v.Trim();
+    static string? Clean(string? v) => string.IsNullOrWhiteSpace(v) || v.Length > 200 || v.Contains('\0', StringComparison.Ordinal) ? null : v.Trim();
 
     static string Short(string id) => id.Length > 13 && Guid.TryParse(id, out _) ? id[..8] + "…" : id;
 

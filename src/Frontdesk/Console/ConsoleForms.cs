@@ -74,7 +74,8 @@ public static class FormValues
     public static string? Text(this IFormCollection form, string name, int max = 200)
     {
         var v = form[name].ToString().Trim();
-        return v.Length == 0 || v.Length > max ? null : v;
+        // PostgreSQL text cannot hold NUL: a value with one is not text a person typed.
+        return v.Length == 0 || v.Length > max || v.Contains('\0', StringComparison.Ordinal) ? null : v;
     }
 
     public static string Raw(this IFormCollection form, string name) => form[name].ToString();

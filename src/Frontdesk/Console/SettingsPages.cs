@@ -156,7 +156,8 @@ public static class SettingsPages
     {
         if (await forms.ReadAsync(http, ct) is not { } form) return ConsoleForms.Refused(http);
         var user = ConsoleUser.Of(http);
-        var synonyms = form.Raw("synonyms").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var synonyms = form.Raw("synonyms").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Where(x => !x.Contains('\0', StringComparison.Ordinal)).ToArray();
         var result = await FollowUpSettingsEndpoints.UpsertProcedureAsync(user.ClinicId, form.Text("name", 200) ?? "", new UpsertProcedure(synonyms, form.Text("guide", 1000)),
             http, db, ct);
         return await Outcome(result.Result, "procedures", http, db, ct);
@@ -216,9 +217,8 @@ public static class SettingsPages
     {
         if (await forms.ReadAsync(http, ct) is not { } form) return ConsoleForms.Refused(http);
         var user = ConsoleUser.Of(http);
-        var secret = form.Raw("secret");
         var body = new UpdateVapiSettings(form.Text("assistantId", 1000), form.Text("phoneNumberId", 1000), form.Checked("hmac"),
-            secret.Length == 0 ? null : secret);
+            form.Text("secret", 1000));
         return await Outcome((await VapiSettingsEndpoints.Update(user.ClinicId, body, http, db, ct)).Result, "vapi", http, db, ct);
     }
 }

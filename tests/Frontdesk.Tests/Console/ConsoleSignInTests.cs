@@ -254,6 +254,11 @@ public class ConsoleSignInTests
         garbage.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("application/x-www-form-urlencoded");
         Assert.True((int)(await client.PostRawAsync(erase, garbage)).Status is >= 400 and < 500);
         Assert.Null(await TestApp.ScalarAsync<DateTime?>("select erased_at from patients where id = $1", clinic.PatientIds[0]));
+
+        // A NUL in a search or a filter is not text anyone typed: a 4xx, never the database's error.
+        await client.GetAsync(ConsoleRoutes.Patients);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync(ConsoleRoutes.Patients, ("q", "Pat\0ient"))).Status);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(ConsoleRoutes.Audit + "?actor=a%00b")).Status);
     }
 
     [Fact]
