@@ -117,6 +117,7 @@ public sealed partial class StaffAccounts(Db db, IKeyEncryptionKeys keks, Consol
 
         DateTimeOffset? lockedUntil = null;
         var now = clock.GetUtcNow();
+        var wrong = new List<StaffAccount>();
         foreach (var c in candidates)
         {
             var account = await ReadAsync(c.ClinicId, c.Id, ct);
@@ -129,9 +130,11 @@ public sealed partial class StaffAccounts(Db db, IKeyEncryptionKeys keks, Consol
             var verdict = Hasher.VerifyHashedPassword(account, account.PasswordHash, password);
             if (verdict == PasswordVerificationResult.Failed)
             {
-                lockedUntil = await FailAsync(account, "password", ct) ?? lockedUntil;
+                wrong.Add(account);
                 continue;
             }
+            // An address with accounts at several clinics signs in to the one whose password this is
+            // (the oldest, should two share it); the others' counters are not touched.
             await db.InTransactionAsync(ClaimsFor(account.ClinicId, account.Id), async s =>
             {
                 if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
@@ -142,6 +145,9 @@ public sealed partial class StaffAccounts(Db db, IKeyEncryptionKeys keks, Consol
             }, ct);
             return new SignInResult.Verified(account);
         }
+        // No account took the password: it counts against each of the address's unlocked accounts.
+        foreach (var account in wrong)
+            lockedUntil = await FailAsync(account, "password", ct) ?? lockedUntil;
         return lockedUntil is { } until ? new SignInResult.Locked(until) : new SignInResult.Invalid();
     }
 

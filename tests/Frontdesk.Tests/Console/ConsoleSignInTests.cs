@@ -110,6 +110,33 @@ public class ConsoleSignInTests
     }
 
     [Fact]
+    public async Task One_address_with_accounts_at_two_clinics_signs_in_where_the_password_belongs_without_counting_against_the_other()
+    {
+        var a = await TestClinic.CreateAsync(slots: 0, patients: 0, name: "Clinic A " + Guid.NewGuid().ToString("N")[..6]);
+        var b = await TestClinic.CreateAsync(slots: 0, patients: 0, name: "Clinic B " + Guid.NewGuid().ToString("N")[..6]);
+        var email = $"locum-{Guid.NewGuid():N}@clinic.test";
+        var accounts = TestApp.Factory.Services.GetRequiredService<StaffAccounts>();
+        foreach (var (clinic, password) in new[] { (a.Id, "password of clinic A"), (b.Id, "password of clinic B") })
+        {
+            var created = await TestApp.Db.InTransactionAsync(Frontdesk.Platform.RequestClaims.ForClinic(clinic, "test", "admin"),
+                s => accounts.CreateAsync(s, clinic, email, "Locum", "doctor", password, "test", CancellationToken.None), CancellationToken.None);
+            await TestApp.ExecAsync("update staff_accounts set must_change_password = false where id = $1", created.Id);
+        }
+        for (var i = 0; i < 6; i++)
+        {
+            using var client = new ConsoleClient();
+            Assert.Equal(ConsoleRoutes.Today, (await client.SignInAsync(email, "password of clinic B")).Location);
+        }
+        Assert.Equal(0, await TestApp.ScalarAsync<int>("select failed_attempts from staff_accounts where clinic_id = $1 and email = $2", a.Id, email));
+        using var inA = new ConsoleClient();
+        await inA.SignInAsync(email, "password of clinic A");
+        Assert.Contains("Clinic A", (await inA.GetAsync(ConsoleRoutes.Today)).Text);
+        using var wrong = new ConsoleClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.SignInAsync(email, "neither")).Status);
+        Assert.Equal(2L, await TestApp.ScalarAsync<long>("select sum(failed_attempts) from staff_accounts where email = $1", email));
+    }
+
+    [Fact]
     public async Task An_unknown_address_and_a_wrong_password_get_the_same_answer()
     {
         using var client = new ConsoleClient();
