@@ -9,6 +9,7 @@ using Frontdesk.Latency;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
 using Frontdesk.StaffConsole;
+using Frontdesk.Review;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
@@ -63,12 +64,14 @@ public static class FrontdeskApp
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
+        builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
         builder.Services.AddConsole();                                  // the staff console: accounts, sign-in, cookie sessions, work queue
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
 
         app.UseServerTiming();                          // Server-Timing: app;dur= on every response
+        app.UseRequestLog();                            // request lines with route templates: no tokens, no query strings
         app.UseProblemExceptions();                     // every failure is problem+json, never a stack trace
         app.UseStatusCodePages();
         app.UseBodyLimit(options.MaxRequestBodyBytes);  // 413 beyond the limit, chunked bodies included
@@ -84,6 +87,7 @@ public static class FrontdeskApp
         app.MapBookings();                              // bookings: read, move, cancel
         app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
         app.MapPrivacy();                               // seed Task 3: redact_and_store_pii, clinical notes, GDPR export
+        app.MapPrivacySettings();                       // issue 13: per-clinic call content retention (worker, /healthz detail)
         app.MapKnowledge();                             // seed Task 4: knowledge documents and search
         app.MapCustomLlm();                             // seed Task 4: POST /vapi/llm/chat/completions, streamed
         app.MapTurnLatency();                           // seed Task 4: GET /api/clinics/{id}/latency (TTFB distribution)
@@ -93,6 +97,7 @@ public static class FrontdeskApp
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
+        app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
         app.MapVapiSettings();                          // GET/PUT /api/clinics/{id}/vapi: assistant ids, secret, HMAC
         app.MapConsole();                               // issue 19: / and /console — the staff console
         return app;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Frontdesk.Privacy;
 
 namespace Frontdesk.Calls;
 
@@ -72,45 +73,56 @@ public static class VapiEvents
         return null;
     }
 
-    /// <summary>Keeps what is useful about the call: its status, and the whole end-of-call report.
-    /// Outcomes come from the report's top level — its nested call is a snapshot from the start.</summary>
-    public static Task RecordCallAsync(Db db, RequestClaims claims, Guid clinicId, string callId, string type, JsonElement message,
-        string rawMessage, CancellationToken ct)
+    /// <summary>Keeps what the product needs about the call in columns (status, outcome, times, cost)
+    /// and seals the personal part of an end-of-call report (<see cref="CallContent"/>) under the
+    /// caller's data key; the report itself is not kept. Outcomes come from the report's top level —
+    /// its nested call is a snapshot from the start.</summary>
+    public static async Task RecordCallAsync(Db db, Vault vault, RequestClaims claims, VapiClinic clinic, string callId, string type,
+        JsonElement message, CancellationToken ct)
     {
         var isReport = type == "end-of-call-report";
-        var number = VapiMessage.CustomerNumber(message);
-        return db.QueryOnceAsync<int>(claims, """
-            insert into calls (clinic_id, call_id, customer_number, status, ended_reason, started_at, ended_at, cost, summary,
-                               structured_data, success_evaluation, report)
-            values (@ClinicId, @CallId, @Number, @Status, @EndedReason, @StartedAt, @EndedAt, @Cost::numeric, @Summary,
-                    @Structured::jsonb, @Success, @Report::jsonb)
+        var number = Phone.ToE164(VapiMessage.CustomerNumber(message), Phone.RegionForTimezone(clinic.Timezone));
+        await using var s = await db.BeginAsync(claims, ct);
+        byte[]? hash = null, content = null;
+        if (isReport)
+        {
+            // A call without a usable number still gets a key of its own, so its content is sealed too
+            // (retention purges it; nothing links it to a person but what it says).
+            hash = await vault.CallerHashAsync(s, clinic.Id, number is null ? CallerSubject.Call(callId) : CallerSubject.Phone(number), ct);
+            var personal = CallContent.From(message);
+            if (!personal.IsEmpty) content = await vault.SealForCallerAsync(s, clinic.Id, hash, CallContent.Table, callId, personal, ct);
+        }
+        else if (number is not null)
+        {
+            hash = await vault.CallerHashAsync(s, clinic.Id, CallerSubject.Phone(number), ct);
+        }
+        await s.ExecuteAsync("""
+            insert into calls (clinic_id, call_id, caller_hash, status, ended_reason, started_at, ended_at, cost, duration_seconds, content)
+            values (@ClinicId, @CallId, @Hash, @Status, @EndedReason, @StartedAt, @EndedAt, @Cost::numeric, @Duration::numeric, @Content)
             on conflict (clinic_id, call_id) do update set
-              customer_number = coalesce(excluded.customer_number, calls.customer_number),
+              -- The content and the hash that names its key go together.
+              caller_hash = case when excluded.content is not null then excluded.caller_hash else coalesce(calls.caller_hash, excluded.caller_hash) end,
+              content = coalesce(excluded.content, calls.content),
               status = case when calls.status = 'ended' then calls.status else coalesce(excluded.status, calls.status) end,
               ended_reason = coalesce(excluded.ended_reason, calls.ended_reason),
               started_at = coalesce(excluded.started_at, calls.started_at),
               ended_at = coalesce(excluded.ended_at, calls.ended_at),
               cost = coalesce(excluded.cost, calls.cost),
-              summary = coalesce(excluded.summary, calls.summary),
-              structured_data = coalesce(excluded.structured_data, calls.structured_data),
-              success_evaluation = coalesce(excluded.success_evaluation, calls.success_evaluation),
-              report = coalesce(excluded.report, calls.report),
+              duration_seconds = coalesce(excluded.duration_seconds, calls.duration_seconds),
               updated_at = now()
-            returning 1
             """, new
         {
-            ClinicId = clinicId,
+            ClinicId = clinic.Id,
             CallId = callId,
-            Number = Phone.ToE164(number) ?? (number is { Length: <= 40 } ? number : null),
+            Hash = hash,
             Status = isReport ? "ended" : message.Str("status"),
             EndedReason = message.Str("endedReason"),
             StartedAt = isReport ? VapiMessage.Time(message.Get("startedAt")) : null,
             EndedAt = isReport ? VapiMessage.Time(message.Get("endedAt")) : null,
             Cost = isReport && message.Get("cost") is { ValueKind: JsonValueKind.Number } c ? c.GetDecimal() : (decimal?)null,
-            Summary = message.Str("analysis", "summary") ?? message.Str("summary"),
-            Structured = message.Get("analysis", "structuredData") is { ValueKind: JsonValueKind.Object } sd ? sd.GetRawText() : null,
-            Success = message.Str("analysis", "successEvaluation"),
-            Report = isReport ? rawMessage : null,
+            Duration = isReport && message.Get("durationSeconds") is { ValueKind: JsonValueKind.Number } d ? d.GetDecimal() : (decimal?)null,
+            Content = content,
         }, ct);
+        await s.CommitAsync(ct);
     }
 }

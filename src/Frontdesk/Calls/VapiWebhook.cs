@@ -37,7 +37,7 @@ public static partial class VapiWebhook
     };
 
     static async Task<Results<ContentHttpResult, ProblemHttpResult>> Handle(HttpRequest request, Db db, AssistantConfig assistant,
-        IEnumerable<IVapiTool> tools, IEnumerable<IVapiMessageHandler> handlers, ILoggerFactory loggers, CancellationToken ct)
+        IEnumerable<IVapiTool> tools, IEnumerable<IVapiMessageHandler> handlers, Frontdesk.Privacy.Vault vault, ILoggerFactory loggers, CancellationToken ct)
     {
         var clinic = await VapiAuth.AuthenticateAsync(request, db, ct) ?? await HmacOnlyClinicAsync(request, db, ct);
         if (clinic is null)
@@ -110,7 +110,7 @@ public static partial class VapiWebhook
         try
         {
             if (type is "end-of-call-report" or "status-update")
-                await VapiEvents.RecordCallAsync(db, claims, clinic.Id, callId, type, message, message.GetRawText(), ct);
+                await VapiEvents.RecordCallAsync(db, vault, claims, clinic, callId, type, message, ct);
             var response = await DispatchAsync(context, type, handlers, ct) ?? "{}";
             await VapiEvents.CompleteAsync(db, claims, claim.Id!.Value, response, ct);
             return Json(response);

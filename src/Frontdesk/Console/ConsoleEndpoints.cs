@@ -24,7 +24,7 @@ public static class ConsoleEndpoints
         services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ConsoleAuthHandler>(ConsoleAuthHandler.SchemeName, null);
         ConsolePolicies.Add(services.AddAuthorizationBuilder());
         // The work queue: one provider per kind of item a person must act on.
-        services.AddSingleton<IWorkQueueProvider, SmsProblemsProvider>();
+        services.AddSingleton<IWorkQueueProvider, ReviewQueueProvider>();
         services.AddSingleton<IWorkQueueProvider, CalendarFailuresProvider>();
         return services;
     }

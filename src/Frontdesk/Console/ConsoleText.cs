@@ -55,7 +55,7 @@ public static class ConsoleText
         "delivered" => ("Delivered", "ok"),
         "sent" or "accepted" or "queued" or "sending" => (smsStatus == "queued" ? "Queued" : "Sent", "info"),
         "undelivered" or "failed" => ("Not delivered", "bad"),
-        "unknown" => ("Needs review", "warn"),
+        "unknown" or "review" => ("Needs review", "warn"),
         null => ("No message", ""),
         var s => (s, ""),
     };

@@ -74,8 +74,9 @@ public static class PatientPages
     }
 
     sealed record BookingRow(DateTimeOffset StartsAt, string Practitioner, string Status, string Source);
-    sealed record MessageRow(DateTimeOffset At, string Body, string Status);
-    sealed record CallRow(string CallId, DateTimeOffset At, string? EndedReason, string? Status, string? Summary, string? Transcript, bool Booked, bool FollowedUp);
+    sealed record MessageRow(Guid Id, DateTimeOffset At, string Status, string? Body = null);
+    sealed record CallRow(string CallId, DateTimeOffset At, string? EndedReason, string? Status, byte[]? CallerHash, byte[]? Content, bool Booked, bool FollowedUp,
+        string? Summary = null, string? Transcript = null);
     sealed record OptOut(DateTimeOffset At, string Source);
 
     static async Task<ContentHttpResult> Show(Guid patientId, HttpContext http, Db db, Vault vault, PiiDetector detector, CancellationToken ct) =>
@@ -99,25 +100,41 @@ public static class PatientPages
             if (patient is null) return NotFound(http);
             if (patient.ErasedAt is null)
             {
-                var byPhone = new { C = user.ClinicId, P = patientId, patient.Phone };
+                // Calls, messages and opt-outs name the caller by the keyed hash of the number, not the number.
+                var hash = patient.Phone is { } phone ? await ConsoleContent.CallerHashAsync(s, vault, user.ClinicId, phone, ct) : null;
+                var byCaller = new { C = user.ClinicId, Hash = hash, patient.Phone };
                 bookings = await s.QueryAsync<BookingRow>("""
                     select b.starts_at, pr.name, b.status, b.source from bookings b
                     join practitioners pr on pr.clinic_id = b.clinic_id and pr.id = b.practitioner_id
                     where b.clinic_id = @C and b.patient_id = @P order by b.starts_at desc limit 100
                     """, args, ct);
-                messages = await s.QueryAsync<MessageRow>("""
-                    select created_at, body, status from sms_messages where clinic_id = @C and to_phone = @Phone order by created_at desc limit 100
-                    """, byPhone, ct);
-                // The full transcript is read only for the roles that may see it.
-                calls = await s.QueryAsync<CallRow>($"""
-                    select c.call_id, coalesce(c.ended_at, c.started_at, c.created_at), c.ended_reason, c.status, c.summary,
-                           {(transcripts ? "c.report -> 'artifact' ->> 'transcript'" : "null::text")},
-                           exists (select 1 from bookings b where b.clinic_id = c.clinic_id and b.call_id = c.call_id and b.status = 'confirmed'),
-                           exists (select 1 from leads l where l.clinic_id = c.clinic_id and l.call_id = c.call_id)
-                    from calls c where c.clinic_id = @C and c.customer_number = @Phone order by 2 desc limit 50
-                    """, byPhone, ct);
-                optOut = await s.QuerySingleOrDefaultAsync<OptOut>(
-                    "select created_at, source from sms_opt_outs where clinic_id = @C and phone = @Phone", byPhone, ct);
+                if (hash is not null)
+                {
+                    var messageRows = await s.QueryAsync<MessageRow>("""
+                        select id, created_at, status, null::text from sms_messages where clinic_id = @C and to_hash = @Hash order by created_at desc limit 100
+                        """, byCaller, ct);
+                    var openedMessages = new List<MessageRow>();
+                    foreach (var m in messageRows)
+                        openedMessages.Add(m with { Body = (await ConsoleContent.MessageAsync(s, vault, m.Id, ct))?.Body });
+                    messages = openedMessages;
+                    var callRows = await s.QueryAsync<CallRow>("""
+                        select c.call_id, coalesce(c.ended_at, c.started_at, c.created_at), c.ended_reason, c.status, c.caller_hash, c.content,
+                               exists (select 1 from bookings b where b.clinic_id = c.clinic_id and b.call_id = c.call_id and b.status = 'confirmed'),
+                               exists (select 1 from leads l where l.clinic_id = c.clinic_id and l.call_id = c.call_id),
+                               null::text, null::text
+                        from calls c where c.clinic_id = @C and c.caller_hash = @Hash order by 2 desc limit 50
+                        """, byCaller, ct);
+                    var openedCalls = new List<CallRow>();
+                    foreach (var c in callRows)
+                    {
+                        var content = await ConsoleContent.CallAsync(s, vault, user.ClinicId, c.CallerHash, c.CallId, c.Content, ct);
+                        // The full transcript only for the roles that may see it.
+                        openedCalls.Add(c with { Summary = content?.Summary, Transcript = transcripts ? content?.Transcript : null });
+                    }
+                    calls = openedCalls;
+                    optOut = await s.QuerySingleOrDefaultAsync<OptOut>(
+                        "select created_at, source from sms_opt_outs where clinic_id = @C and (phone_hash = @Hash or phone = @Phone) limit 1", byCaller, ct);
+                }
             }
             // The API's read of a patient writes the same row (PatientEndpoints.Get).
             await AuditLog.WriteAsync(s, user.ClinicId, "accessed", "patient", patientId.ToString(),
@@ -181,7 +198,7 @@ public static class PatientPages
             </section>
             <section aria-labelledby="msg-h"><h2 id="msg-h">Messages ({messages.Count})</h2>
             {(messages.Count == 0 ? Html.Of($"<p class=\"muted\">None.</p>") : Html.Of($"""
-                <ul class="items">{messages.Select(m => Html.Of($"<li><p><b>{ConsoleLayout.Local(m.At, tz)}</b> {ConsoleLayout.Tag(ConsoleText.Delivery(m.Status).Text, ConsoleText.Delivery(m.Status).Kind)}</p><p>{m.Body}</p></li>"))}</ul>
+                <ul class="items">{messages.Select(m => Html.Of($"<li><p><b>{ConsoleLayout.Local(m.At, tz)}</b> {ConsoleLayout.Tag(ConsoleText.Delivery(m.Status).Text, ConsoleText.Delivery(m.Status).Kind)}</p><p>{m.Body ?? "(text no longer held)"}</p></li>"))}</ul>
                 """))}
             </section>
             <section aria-labelledby="calls-h"><h2 id="calls-h">Calls ({calls.Count})</h2>
@@ -230,7 +247,7 @@ public static class PatientPages
         if (form.Text("confirm", 20) != "ERASE")
             return await PatientPage(patientId, http, db, vault, detector, 400, "Nothing was erased: type ERASE (in capitals) to confirm.", ct);
         var user = ConsoleUser.Of(http);
-        var result = await PatientEndpoints.Erase(user.ClinicId, patientId, http, db, ct);
+        var result = await PatientEndpoints.Erase(user.ClinicId, patientId, http, db, vault, ct);
         return result.Result switch
         {
             NoContent => TypedResults.Redirect(ConsoleRoutes.Patients + "?done=erased"),

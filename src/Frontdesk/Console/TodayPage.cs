@@ -12,20 +12,19 @@ public static class TodayPage
 {
     public static void Map(RouteGroupBuilder console) => console.MapGet("", Show);
 
-    sealed record CallRow(string CallId, DateTimeOffset At, string? Number, string? EndedReason, string? Status, string? Summary,
-        string? LeadName, string? Procedure, string? PatientName, bool Booked, bool FollowedUp);
+    sealed record CallRow(string CallId, DateTimeOffset At, byte[]? CallerHash, byte[]? Content, string? EndedReason, string? Status,
+        Guid? LeadId, byte[]? LeadHash, byte[]? LeadContent, string? Procedure, bool Booked, bool FollowedUp);
 
     sealed record BookingRow(string Practitioner, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Source, string? PatientName);
 
-    sealed record FollowUpRow(DateTimeOffset At, string? Name, string Phone, string Procedure, string? SmsStatus, bool Booked);
+    sealed record FollowUpRow(DateTimeOffset At, Guid LeadId, byte[]? LeadHash, byte[]? LeadContent, string Procedure, string? SmsStatus, bool Booked);
 
-    // Calls of the day by when they ended (or started, for a call still in progress). The summary is
-    // the column Vapi's analysis fills; it is shown only after sanitizing (ConsoleText.Sanitized).
+    // Calls of the day by when they ended (or started, for a call still in progress). Number, name and
+    // summary are sealed under the caller's key (calls.content, leads.content) and opened per row
+    // (ConsoleContent); the summary is shown only after sanitizing (ConsoleText.Sanitized).
     const string CallsSql = """
-        select c.call_id, coalesce(c.ended_at, c.started_at, c.created_at), c.customer_number, c.ended_reason, c.status, c.summary,
-               l.name, l.procedure,
-               (select p.name from patients p where p.clinic_id = c.clinic_id and p.phone = c.customer_number and p.erased_at is null
-                 order by p.created_at limit 1),
+        select c.call_id, coalesce(c.ended_at, c.started_at, c.created_at), c.caller_hash, c.content, c.ended_reason, c.status,
+               l.id, l.phone_hash, l.content, coalesce(l.procedure, c.procedure),
                exists (select 1 from bookings b where b.clinic_id = c.clinic_id and b.call_id = c.call_id and b.status = 'confirmed')
                  or l.converted_booking_id is not null,
                l.id is not null
@@ -46,7 +45,7 @@ public static class TodayPage
         """;
 
     const string FollowUpsSql = """
-        select f.created_at, l.name, l.phone, f.procedure, m.status, l.converted_booking_id is not null
+        select f.created_at, l.id, l.phone_hash, l.content, f.procedure, m.status, l.converted_booking_id is not null
         from lead_followups f
         join leads l on l.clinic_id = f.clinic_id and l.id = f.lead_id
         left join lateral (select status from sms_messages m where m.clinic_id = f.clinic_id and m.followup_id = f.id
@@ -71,7 +70,8 @@ public static class TodayPage
         return new DateTimeOffset(local, zone.GetUtcOffset(local)).ToUniversalTime();
     }
 
-    static async Task<ContentHttpResult> Show(string? day, HttpContext http, Db db, PiiDetector detector, TimeProvider clock, CancellationToken ct)
+    static async Task<ContentHttpResult> Show(string? day, HttpContext http, Db db, PiiDetector detector, Frontdesk.Privacy.Vault vault, TimeProvider clock,
+        CancellationToken ct)
     {
         var user = ConsoleUser.Of(http);
         var (date, from, to) = Day(day, user.ClinicTimezone, clock);
@@ -80,6 +80,20 @@ public static class TodayPage
         var calls = await s.QueryAsync<CallRow>(CallsSql, args, ct);
         var bookings = await s.QueryAsync<BookingRow>(BookingsSql, args, ct);
         var followUps = await s.QueryAsync<FollowUpRow>(FollowUpsSql, args, ct);
+        var callContent = new Dictionary<string, (string Caller, string? Summary)>(StringComparer.Ordinal);
+        foreach (var c in calls)
+        {
+            var content = await ConsoleContent.CallAsync(s, vault, user.ClinicId, c.CallerHash, c.CallId, c.Content, ct);
+            var lead = await ConsoleContent.LeadAsync(s, vault, user.ClinicId, c.LeadHash, c.LeadId, c.LeadContent, ct);
+            callContent[c.CallId] = (ConsoleText.Caller(lead?.Name ?? content?.CustomerName, lead?.Phone ?? content?.CustomerNumber),
+                ConsoleText.Sanitized(detector, content?.Summary));
+        }
+        var followUpCallers = new List<string>();
+        foreach (var f in followUps)
+        {
+            var lead = await ConsoleContent.LeadAsync(s, vault, user.ClinicId, f.LeadHash, f.LeadId, f.LeadContent, ct);
+            followUpCallers.Add(ConsoleText.Caller(lead?.Name, lead?.Phone));
+        }
         await ConsoleText.ViewedAsync(s, user, "today", null, null, new { day = date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), calls = calls.Count, bookings = bookings.Count, followUps = followUps.Count }, ct);
         await s.CommitAsync(ct);
 
@@ -89,9 +103,9 @@ public static class TodayPage
         var callItems = calls.Select(c =>
         {
             var (outcome, kind) = ConsoleText.Outcome(c.EndedReason, c.Status, c.Booked, c.FollowedUp);
-            var summary = ConsoleText.Sanitized(detector, c.Summary);
+            var (caller, summary) = callContent[c.CallId];
             return Html.Of($"""
-                <li><p><b>{ConsoleLayout.Local(c.At, tz, "HH:mm")}</b> · {ConsoleText.Caller(c.LeadName ?? c.PatientName, c.Number)} · {ConsoleLayout.Tag(outcome, kind)}{(c.Procedure is null ? Html.Empty : Html.Of($" · {c.Procedure}"))}</p>
+                <li><p><b>{ConsoleLayout.Local(c.At, tz, "HH:mm")}</b> · {caller} · {ConsoleLayout.Tag(outcome, kind)}{(c.Procedure is null ? Html.Empty : Html.Of($" · {c.Procedure}"))}</p>
                 {(summary is null ? Html.Empty : Html.Of($"""<p class="muted">{summary}</p>"""))}</li>
                 """);
         }).ToList();
@@ -99,11 +113,11 @@ public static class TodayPage
             <h3>{g.Key}</h3>
             <ul>{g.Select(b => Html.Of($"<li>{ConsoleLayout.Local(b.StartsAt, tz, "HH:mm")}–{ConsoleLayout.Local(b.EndsAt, tz, "HH:mm")} · {ConsoleText.FirstName(b.PatientName)} <span class=\"muted\">({Source(b.Source)})</span></li>"))}</ul>
             """)).ToList();
-        var followUpRows = followUps.Select(f =>
+        var followUpRows = followUps.Select((f, i) =>
         {
             var (delivery, kind) = ConsoleText.Delivery(f.SmsStatus);
             return Html.Of($"""
-                <tr><td>{ConsoleLayout.Local(f.At, tz, "HH:mm")}</td><td>{ConsoleText.Caller(f.Name, f.Phone)}</td><td>{f.Procedure}</td><td>{ConsoleLayout.Tag(delivery, kind)}</td><td>{(f.Booked ? ConsoleLayout.Tag("Booked", "ok") : Html.Of($"—"))}</td></tr>
+                <tr><td>{ConsoleLayout.Local(f.At, tz, "HH:mm")}</td><td>{followUpCallers[i]}</td><td>{f.Procedure}</td><td>{ConsoleLayout.Tag(delivery, kind)}</td><td>{(f.Booked ? ConsoleLayout.Tag("Booked", "ok") : Html.Of($"—"))}</td></tr>
                 """);
         }).ToList();
 

@@ -1,6 +1,7 @@
 using Frontdesk.Audit;
 using Frontdesk.BookingPage;
 using Frontdesk.Calendar;
+using Frontdesk.Review;
 
 namespace Frontdesk.StaffConsole;
 
@@ -93,47 +94,60 @@ public static class WorkQueuePage
 }
 
 /// <summary>
-/// SMS the outbox could not deliver: jobs stopped for review (the attempt's outcome is unknown, never
-/// resent blindly) and jobs that failed. Read from outbox and sms_messages directly until the review
-/// API (issue 15) lands; its resend / mark sent / cancel then become this provider's actions.
+/// Messages and jobs the outbox could not finish (issue 15's review queue, <see cref="ReviewItems"/>):
+/// SMS whose outcome is unknown (never resent blindly), that failed or went undelivered, and failed jobs
+/// of other kinds. Listed and acted on through the review API's own code — its role rule (admin or
+/// receptionist), its state checks and its audit rows; resend / mark sent / cancel.
 /// </summary>
-public sealed class SmsProblemsProvider : IWorkQueueProvider
+public sealed class ReviewQueueProvider : IWorkQueueProvider
 {
-    public string Kind => "sms";
+    public string Kind => "review";
 
-    sealed record Row(long Id, string Status, string? LastError, DateTimeOffset UpdatedAt, string? ToPhone, string? SmsStatus,
-        int? ErrorCode, string? LeadName, string? Procedure);
+    static readonly Dictionary<string, string> Labels = new(StringComparer.Ordinal)
+    {
+        [ReviewActions.Resend] = "Send again",
+        [ReviewActions.MarkSent] = "Mark as sent",
+        [ReviewActions.Cancel] = "Cancel",
+    };
+
+    sealed record Procedure(Guid Id, string Name);
 
     public async Task<IReadOnlyList<WorkItem>> ListAsync(DbSession s, ConsoleUser user, CancellationToken ct)
     {
-        var rows = await s.QueryAsync<Row>("""
-            select o.id, o.status, o.last_error, o.updated_at, m.to_phone, m.status, m.error_code, l.name, f.procedure
-            from outbox o
-            left join sms_messages m on m.clinic_id = o.clinic_id
-                 and m.id::text = coalesce(o.payload ->> 'messageId', o.payload ->> 'MessageId')
-            left join lead_followups f on f.clinic_id = m.clinic_id and f.id = m.followup_id
-            left join leads l on l.clinic_id = f.clinic_id and l.id = f.lead_id
-            where o.clinic_id = @C and o.kind = 'sms' and o.status in ('review', 'failed')
-              and o.updated_at > now() - interval '14 days'
-            order by o.updated_at desc
-            limit 100
-            """, new { C = user.ClinicId }, ct);
-        return [.. rows.Select(r => new WorkItem(Kind, r.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), r.UpdatedAt,
-            r.Status == "review" ? 80 : 50,
-            $"SMS to {ConsoleText.Caller(r.LeadName, r.ToPhone)}{(r.Procedure is null ? "" : " about " + r.Procedure)}",
-            r.Status == "review" ? "Twilio may or may not have sent it: check before sending again." : Reason(r),
-            r.Status == "review" ? "Needs review" : "Failed", r.Status == "review" ? "warn" : "bad", []))];
+        if (user.Role is not (StaffRoles.Admin or StaffRoles.Receptionist)) return [];
+        var items = await ReviewItems.ListAsync(s, user.ClinicId, ct);
+        var followups = items.Where(i => i.FollowupId is not null).Select(i => i.FollowupId!.Value).Distinct().ToArray();
+        var procedures = followups.Length == 0 ? [] : await s.QueryAsync<Procedure>(
+            "select id, procedure from lead_followups where clinic_id = @C and id = any(@Ids)", new { C = user.ClinicId, Ids = followups }, ct);
+        return [.. items.Select(i =>
+        {
+            var procedure = procedures.FirstOrDefault(p => p.Id == i.FollowupId)?.Name;
+            var review = i.Status == "review";
+            var title = i.Kind == "sms"
+                ? $"{(i.Purpose is "followup" or null ? "Follow-up text" : "Text message")}{(procedure is null ? "" : " about " + procedure)}"
+                : $"Background job {i.Kind}";
+            var detail = review ? "Twilio may or may not have sent it: check before sending again." : Reason(i.Reason);
+            return new WorkItem(Kind, i.Id, i.UpdatedAt, review ? 80 : 50, title, detail,
+                review ? "Needs review" : i.Status == "undelivered" ? "Not delivered" : "Failed", review ? "warn" : "bad",
+                [.. i.Actions.Select(a => new WorkAction(a, Labels.GetValueOrDefault(a, a), a == ReviewActions.Cancel))]);
+        })];
     }
 
-    static string Reason(Row r) => r.ErrorCode switch
-    {
-        21610 => "The number has opted out of texts.",
-        21211 or 21614 => "The number cannot receive texts.",
-        _ => r.LastError is { Length: > 0 } e ? "Not sent: " + (e.Length > 160 ? e[..160] + "…" : e) : "Not sent.",
-    };
+    static string Reason(string? error) => error is { Length: > 0 } e ? "Not sent: " + (e.Length > 160 ? e[..160] + "…" : e) : "Not sent.";
 
-    public Task<WorkActionResult> ActAsync(HttpContext http, ConsoleUser user, string id, string action, IFormCollection form, CancellationToken ct) =>
-        Task.FromResult<WorkActionResult>(new WorkActionResult.NotFound());
+    public async Task<WorkActionResult> ActAsync(HttpContext http, ConsoleUser user, string id, string action, IFormCollection form, CancellationToken ct)
+    {
+        var services = http.RequestServices;
+        var result = await ReviewEndpoints.Act(user.ClinicId, id, new ReviewAction(action), http, services.GetRequiredService<Db>(),
+            services.GetRequiredService<Frontdesk.Privacy.Vault>(), services.GetRequiredService<Outbox>(), ct);
+        return result.Result switch
+        {
+            Ok<ReviewResult> => new WorkActionResult.Done("Done."),
+            ProblemHttpResult { StatusCode: 404 } => new WorkActionResult.NotFound(),
+            ProblemHttpResult p => new WorkActionResult.Refused(p.StatusCode, p.ProblemDetails.Detail ?? p.ProblemDetails.Title ?? "Refused."),
+            _ => new WorkActionResult.NotFound(),
+        };
+    }
 }
 
 /// <summary>Bookings whose Google Calendar event failed permanently; "Try again" re-arms the booking's

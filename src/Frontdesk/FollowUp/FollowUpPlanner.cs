@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Frontdesk.Audit;
 using Frontdesk.Messaging;
+using Frontdesk.Privacy;
 
 namespace Frontdesk.FollowUp;
 
@@ -30,7 +31,7 @@ sealed record ExistingFollowUp(Guid LeadId, Guid FollowupId, Guid MessageId, str
 /// follow-up, the message and its outbox job in one transaction (ARCHITECTURE decision 6). One lead
 /// per (clinic, call): a replayed webhook or report returns the first answer and sends nothing new.
 /// </summary>
-public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkToken tokens, PublicUrl urls, ILogger<FollowUpPlanner> log)
+public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkToken tokens, PublicUrl urls, Vault vault, ILogger<FollowUpPlanner> log)
 {
     const string ExistingSql = """
         select l.id, f.id, m.id, f.procedure, f.pdf_link, f.assigned_agent
@@ -80,24 +81,29 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
             p.GetProperty("guide").GetString())).ToList());
         var procedure = catalog.ForKeyword(call.Keyword) ?? catalog.Find(call.Transcript);
         if (procedure is null) return new FollowUpOutcome.None("no_procedure");
+        // What the call was about, for the clinic's figures (the call row exists for Vapi reports only).
+        await s.ExecuteAsync("update calls set procedure = @Procedure where clinic_id = @ClinicId and call_id = @CallId",
+            new { Procedure = procedure.Name, call.ClinicId, call.CallId }, ct);
 
         var phone = Phone.ToE164(call.Phone, Phone.RegionForTimezone(clinic.Timezone));
         if (phone is null) return new FollowUpOutcome.None("invalid_number");
-        if (await s.QuerySingleOrDefaultAsync<bool>(
-                "select exists (select 1 from sms_opt_outs where clinic_id = @ClinicId and phone = @Phone)",
-                new { call.ClinicId, Phone = phone }, ct))
+        var phoneHash = await vault.CallerHashAsync(s, call.ClinicId, CallerSubject.Phone(phone), ct);
+        if (await s.QuerySingleOrDefaultAsync<bool>(SmsOptOuts.ExistsSql, new { call.ClinicId, Hash = phoneHash, Phone = phone }, ct))
             return new FollowUpOutcome.None("opted_out");
 
+        var leadId = Guid.NewGuid();
         var lead = await s.QuerySingleOrDefaultAsync<NewLead>("""
-            insert into leads (clinic_id, call_id, external_ref, phone, name, procedure, source, patient_id)
-            select @ClinicId, @CallId, @ExternalRef, @Phone, @Name, @Procedure, @Source,
+            insert into leads (id, clinic_id, call_id, external_ref, phone_hash, content, procedure, source, patient_id)
+            select @Id, @ClinicId, @CallId, @ExternalRef, @Hash, @Content, @Procedure, @Source,
                    (select id from patients where clinic_id = @ClinicId and phone = @Phone and erased_at is null order by created_at limit 1)
             on conflict (clinic_id, call_id) do nothing
             returning id, (select name from patients where clinic_id = @ClinicId and phone = @Phone and erased_at is null order by created_at limit 1)
             """, new
         {
-            call.ClinicId, call.CallId, ExternalRef = call.ExternalLeadId, Phone = phone,
-            Name = Clean(call.PatientName), Procedure = procedure.Name, call.Source,
+            Id = leadId, call.ClinicId, call.CallId, ExternalRef = call.ExternalLeadId, Hash = phoneHash, Phone = phone,
+            Content = await vault.SealForCallerAsync(s, call.ClinicId, phoneHash, LeadContact.Table, leadId.ToString(),
+                new LeadContact(phone, Clean(call.PatientName)), ct),
+            Procedure = procedure.Name, call.Source,
         }, ct);
         if (lead is not { } l)
         {
@@ -119,7 +125,7 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
             ["clinicName"] = clinic.Name,
             ["agentName"] = clinic.AgentName,
         }));
-        var (segments, encoding) = SmsText.Count(body);
+        var (segments, _) = SmsText.Count(body);
         var templateName = SmsTemplate.NameFor(procedure.Name);
 
         var followupId = await s.QuerySingleOrDefaultAsync<Guid>("""
@@ -127,11 +133,7 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
             values (@ClinicId, @LeadId, @Procedure, 'SMS', @Template, @Agent, @PdfLink, @BookingLink)
             returning id
             """, new { call.ClinicId, LeadId = l.Id, Procedure = procedure.Name, Template = templateName, clinic.Agent, PdfLink = pdfLink, BookingLink = bookingLink }, ct);
-        var messageId = await s.QuerySingleOrDefaultAsync<Guid>("""
-            insert into sms_messages (clinic_id, followup_id, to_phone, body, segments, encoding)
-            values (@ClinicId, @FollowupId, @Phone, @Body, @Segments, @Encoding)
-            returning id
-            """, new { call.ClinicId, FollowupId = followupId, Phone = phone, Body = body, Segments = segments, Encoding = encoding }, ct);
+        var messageId = await SmsContent.InsertAsync(s, vault, call.ClinicId, followupId, phoneHash, new SmsContent(phone, body), SmsPurpose.FollowUp, ct);
         var notBefore = QuietHours.NextAllowed(DateTimeOffset.UtcNow, clinic.QuietStart, clinic.QuietEnd, ClinicTime.Zone(clinic.Timezone));
         await Outbox.EnqueueAsync(s, call.ClinicId, SmsSender.JobKind, new SmsJob(messageId), notBefore, ct);
         await AuditLog.WriteAsync(s, call.ClinicId, "followup_queued", "lead", l.Id.ToString(),

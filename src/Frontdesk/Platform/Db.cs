@@ -56,6 +56,11 @@ public enum SystemPath
     Health,
     /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>
     KeyRotation,
+    /// <summary>Outbox counts across clinics for /healthz and metrics (numbers only, no row contents).</summary>
+    Monitoring,
+    /// <summary>The retention worker: purges call content past each clinic's retention, minimises
+    /// leads that never converted, and seals personal values stored before issue 13 (every clinic).</summary>
+    Retention,
     /// <summary>Console sign-in: finds the (clinic, account) ids of an email before any clinic is known.
     /// Only those two ids are read this way; the account itself is read under the clinic's claims.
     /// A SECURITY DEFINER function would be exposed to anon/authenticated through Supabase's RPC

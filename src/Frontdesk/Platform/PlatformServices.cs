@@ -48,7 +48,12 @@ public static class PlatformServices
 
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("frontdesk"))
-            .WithTracing(t => t.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddNpgsql())
+            .WithTracing(t => t.AddAspNetCoreInstrumentation(o => o.EnrichWithHttpRequest = (activity, request) =>
+                {
+                    // Spans never carry a link token or a query string (issue 13).
+                    activity.SetTag("url.path", RequestLog.Redact(request.Path));
+                    activity.SetTag("url.query", null);
+                }).AddHttpClientInstrumentation().AddNpgsql())
             .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddMeter("Npgsql")
                 .AddMeter("Frontdesk"));
         if (!string.IsNullOrWhiteSpace(config["OTEL_EXPORTER_OTLP_ENDPOINT"]))

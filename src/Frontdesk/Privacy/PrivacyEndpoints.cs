@@ -116,6 +116,13 @@ public static partial class PrivacyEndpoints
         return rows.Select(r => new ClinicalNoteView(r.Id, r.Kind, decrypt(Routing.ClinicalNotes, r.Id, r.Ciphertext), r.CallId, r.EncryptedAt)).ToList();
     }
 
+    /// <summary>
+    /// GDPR access (Art. 15): everything held on the patient, decrypted, for the controller to hand
+    /// over. This is the one path besides a doctor's read that returns clinical notes decrypted: the
+    /// clinic (the controller) must answer the patient's request whoever staffs the request, so an
+    /// admin may export; a receptionist may not. Every export is audited as a GDPR access, and one
+    /// that contains clinical notes also leaves an "accessed" row on them with that basis.
+    /// </summary>
     internal static async Task<Results<Ok<PatientExport>, ProblemHttpResult>> Export(
         Guid clinicId, Guid patientId, HttpContext http, Db db, Vault vault, CancellationToken ct)
     {
@@ -125,10 +132,20 @@ public static partial class PrivacyEndpoints
         await using var s = await db.BeginAsync(claims, ct);
         var export = await PatientData.ExportAsync(s, vault, clinicId, patientId, ct);
         if (export is null) return Problems.NotFoundProblem("Patient");
-        await AuditLog.WriteAsync(s, clinicId, "exported", "patient", patientId.ToString(), null, ct);
+        await AuditLog.WriteAsync(s, clinicId, "exported", "patient", patientId.ToString(), new
+        {
+            basis = GdprAccess, appRole = claims.AppRole ?? claims.Role, clinicalNotes = export.ClinicalNotes.Count,
+            identifiers = export.Identifiers.Count, calls = export.Calls.Count, leads = export.Leads.Count, messages = export.Messages.Count,
+        }, ct);
+        if (export.ClinicalNotes.Count > 0)
+            await AuditLog.WriteAsync(s, clinicId, "accessed", Routing.ClinicalNotes, patientId.ToString(),
+                new { count = export.ClinicalNotes.Count, basis = GdprAccess }, ct);
         await s.CommitAsync(ct);
         return TypedResults.Ok(export);
     }
+
+    /// <summary>The audit basis of an export: the data subject's right of access, exercised through the controller.</summary>
+    public const string GdprAccess = "gdpr_access";
 
     static partial class Log
     {

@@ -55,10 +55,8 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
                 DateTimeOffset.UtcNow.AddMinutes(-3), "AI: Hello, Harley Street Aesthetics.\nUser: Hi, this is Maria, how much is a rhinoplasty? Sorry, I have to go.",
                 summary: "Maria asked about rhinoplasty prices and hung up before booking."))).IsSuccessStatusCode);
         var review = await TestApp.ScalarAsync<Guid>("""
-            insert into sms_messages (clinic_id, to_phone, body, segments, encoding, status) values ($1, '+447700900123', 'Hi Maria', 1, 'GSM-7', 'unknown') returning id
-            """, clinic.Id);
-        await TestApp.ExecAsync("insert into outbox (clinic_id, kind, payload, status, last_error) values ($1, 'sms', jsonb_build_object('messageId', $2::text), 'review', 'timeout')",
-            clinic.Id, review.ToString());
+            insert into sms_messages (clinic_id, to_hash, segments, encoding, status, error_message) values ($1, $2, 1, 'GSM-7', 'review', 'timeout') returning id
+            """, clinic.Id, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
         var admin = await ConsoleClient.StaffAsync(clinic.Id, "admin");
         await TestApp.ExecAsync("update staff_accounts set display_name = 'Ada Admin' where id = $1", admin.Id);
@@ -98,6 +96,9 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
             await page.GetByRole(AriaRole.Button, new() { Name = "Try again" }).ClickAsync();
             await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Done.");
             Assert.Equal("pending", await TestApp.ScalarAsync<string>("select calendar_status from bookings where id = $1", failedBooking));
+            await page.GetByRole(AriaRole.Button, new() { Name = "Mark as sent" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Done.");
+            Assert.Equal("sent", await TestApp.ScalarAsync<string>("select status from sms_messages where id = $1", review));
 
             // Find the patient by a posted search (nothing in the URL), open her, erase her with the typed confirmation.
             await page.GotoAsync(baseUrl + ConsoleRoutes.Patients);

@@ -69,7 +69,10 @@ public class ConsolePagesTests
         using (var anon = TestApp.Client(null))
             await ConsoleClient.PostVapiAsync(anon, secret, ConsoleClient.EndOfCallReport("call-" + Guid.NewGuid().ToString("N"), phone!,
                 DateTimeOffset.UtcNow, "User: my date of birth is 1 March 1980, I want to book a facelift"));
-        await TestApp.ExecAsync("insert into sms_opt_outs (clinic_id, phone, source) values ($1, $2, 'STOP')", clinic.Id, phone!);
+        var vault = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Frontdesk.Privacy.Vault>(TestApp.Factory.Services);
+        var hash = await TestApp.Db.InTransactionAsync(RequestClaims.ForClinic(clinic.Id, "test", "admin"),
+            s => vault.CallerHashAsync(s, clinic.Id, Frontdesk.Privacy.CallerSubject.Phone(phone!), CancellationToken.None), CancellationToken.None);
+        await TestApp.ExecAsync("insert into sms_opt_outs (clinic_id, phone_hash, source) values ($1, $2, 'STOP')", clinic.Id, hash);
 
         var (client, _) = await ConsoleClient.SignedInAsync(clinic.Id, "receptionist");
         using var _c = client;
@@ -84,7 +87,7 @@ public class ConsolePagesTests
         Assert.Contains("No patient matches", (await client.PostAsync(ConsoleRoutes.Patients, ("q", "zz_nobody%"))).Text);
 
         var page = await client.GetAsync(link.GetAttribute("href")!);
-        Assert.Equal("Grace Hopper", page.H1);
+        Assert.True(page.H1 == "Grace Hopper", $"{(int)page.Status} {page.Text[..Math.Min(2000, page.Text.Length)]}");
         Assert.Contains("Opted out", page.Text);
         Assert.Contains("Dr Test", page.Document.QuerySelector("section[aria-labelledby=bk-h]")!.TextContent);
         Assert.Single(page.Document.QuerySelectorAll("section[aria-labelledby=calls-h] li"));
@@ -186,15 +189,13 @@ public class ConsolePagesTests
             insert into calendar_jobs (clinic_id, booking_id, op, attempts, done_at, last_error) values ($1, $2, 'create', 7, now(), 'forbidden')
             on conflict (clinic_id, booking_id) do update set attempts = 7, done_at = now(), last_error = 'forbidden'
             """, clinic.Id, bookingId);
+        // Messages as the outbox leaves them (recipient and text sealed elsewhere; only the hash here).
         var messageId = await TestApp.ScalarAsync<Guid>("""
-            insert into sms_messages (clinic_id, to_phone, body, segments, encoding, status) values ($1, '+447900123456', 'Hello', 1, 'GSM-7', 'unknown') returning id
-            """, clinic.Id);
+            insert into sms_messages (clinic_id, to_hash, segments, encoding, status, error_message) values ($1, $2, 1, 'GSM-7', 'review', 'timeout') returning id
+            """, clinic.Id, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         await TestApp.ExecAsync("""
-            insert into outbox (clinic_id, kind, payload, status, last_error) values ($1, 'sms', jsonb_build_object('MessageId', $2::text), 'review', 'timeout')
-            """, clinic.Id, messageId.ToString());
-        await TestApp.ExecAsync("""
-            insert into outbox (clinic_id, kind, payload, status, last_error) values ($1, 'sms', '{}'::jsonb, 'failed', 'recipient opted out')
-            """, clinic.Id);
+            insert into sms_messages (clinic_id, to_hash, segments, encoding, status, error_message, updated_at) values ($1, $2, 1, 'GSM-7', 'failed', 'recipient opted out', now() - interval '1 minute')
+            """, clinic.Id, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
         var (client, _) = await ConsoleClient.SignedInAsync(clinic.Id, "receptionist");
         using var _c = client;
@@ -204,6 +205,8 @@ public class ConsolePagesTests
         // Most urgent first: the message whose outcome is unknown.
         Assert.Contains("Needs review", items[0]);
         Assert.Contains("check before sending again", items[0]);
+        Assert.Contains("Send again", items[0]);
+        Assert.Contains("Mark as sent", items[0]);
         Assert.Contains("Calendar not updated", items[1]);
         Assert.Contains("Google answered 403", items[1]);
         Assert.Contains("Not sent: recipient opted out", items[2]);
@@ -212,7 +215,19 @@ public class ConsolePagesTests
         Assert.Equal(HttpStatusCode.BadRequest, unknownAction.Status);
         Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsync($"{ConsoleRoutes.Queue}/nothing/{bookingId}", ("action", "retry"))).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsync($"{ConsoleRoutes.Queue}/calendar/not-a-guid", ("action", "retry"))).Status);
-        Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsync($"{ConsoleRoutes.Queue}/sms/1", ("action", "resend"))).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsync($"{ConsoleRoutes.Queue}/review/{Guid.NewGuid()}", ("action", "resend"))).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync($"{ConsoleRoutes.Queue}/review/{messageId}", ("action", "explode"))).Status);
+
+        // The message in review: marked as sent through the review API (its checks, its audit row).
+        var marked = await client.PostAsync($"{ConsoleRoutes.Queue}/review/{messageId}", ("action", "mark_sent"));
+        Assert.Equal(ConsoleRoutes.Queue + "?done=done", marked.Location);
+        Assert.Equal("sent", await TestApp.ScalarAsync<string>("select status from sms_messages where id = $1", messageId));
+        Assert.NotEqual(HttpStatusCode.Redirect, (await client.PostAsync($"{ConsoleRoutes.Queue}/review/{messageId}", ("action", "mark_sent"))).Status);
+        // Doctors do not work the review queue (the API's rule).
+        var (doctor, _) = await ConsoleClient.SignedInAsync(clinic.Id, "doctor");
+        using var _d = doctor;
+        Assert.DoesNotContain("Text message", (await doctor.GetAsync(ConsoleRoutes.Queue)).Text);
+        Assert.Equal(HttpStatusCode.Forbidden, (await doctor.PostAsync($"{ConsoleRoutes.Queue}/review/{messageId}", ("action", "cancel"))).Status);
 
         var retried = await client.PostAsync($"{ConsoleRoutes.Queue}/calendar/{bookingId}", ("action", "retry"));
         Assert.Equal(ConsoleRoutes.Queue + "?done=done", retried.Location);
