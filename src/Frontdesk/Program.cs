@@ -6,6 +6,7 @@ using Frontdesk.Clinics;
 using Frontdesk.FollowUp;
 using Frontdesk.Knowledge;
 using Frontdesk.Latency;
+using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
 using Frontdesk.StaffConsole;
@@ -61,9 +62,11 @@ public static class FrontdeskApp
         builder.Services.AddPrivacy(builder.Logging);                   // PII detector, envelope encryption, log redaction
         builder.Services.AddMessaging(builder.Configuration);           // Twilio client, outbox worker and its SMS sender
         builder.Services.AddCalls();                                    // Vapi webhook: booking tools, assistant config
+        builder.Services.AddSmsGuard();                                 // per-clinic SMS countries and daily quota, checked where SMS are enqueued
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
+        builder.Services.AddManageLinks();                              // signed /manage/{token} links to one booking (reminders, replies, pages)
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
         builder.Services.AddConsole();                                  // the staff console: accounts, sign-in, cookie sessions, work queue
 
@@ -76,6 +79,7 @@ public static class FrontdeskApp
         app.UseStatusCodePages();
         app.UseBodyLimit(options.MaxRequestBodyBytes);  // 413 beyond the limit, chunked bodies included
         app.UseAuthentication();
+        app.UseClinicScope();                           // 403 cross-tenant (audited) before authorization, binding or validation
         app.UseAuthorization();
 
         app.MapOpenApi();                               // GET /openapi/v1.json
@@ -92,8 +96,10 @@ public static class FrontdeskApp
         app.MapCustomLlm();                             // seed Task 4: POST /vapi/llm/chat/completions, streamed
         app.MapTurnLatency();                           // seed Task 4: GET /api/clinics/{id}/latency (TTFB distribution)
         app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
+        app.MapVapiReconciliation();                    // PATCH /api/clinics/{id} {vapiApiKey}; missed-webhook reconciliation state
         app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
-        app.MapFollowUpSettings();                      // a clinic's outbound agent, SMS template, quiet hours, procedure catalog
+        app.MapFollowUpSettings();
+        app.MapSmsSettings();                           // GET/PUT /api/clinics/{id}/sms: allowed countries, daily quota                      // a clinic's outbound agent, SMS template, quiet hours, procedure catalog
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications

@@ -33,7 +33,7 @@ public abstract record BookResult
 /// signed link proves the clinic), so RLS applies exactly as for staff of that clinic.
 /// </summary>
 public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken cancelTokens, PublicUrl urls,
-    BookingPageOptions options, Vault vault, ILogger<BookingFlow> log)
+    BookingPageOptions options, Vault vault, SmsGuard guard, ILogger<BookingFlow> log)
 {
     public const string Source = "sms_link";
 
@@ -153,9 +153,9 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
                     """, new { BookingId = bookingId, PatientId = patientId, ClinicId = clinicId, link.LeadId }, ct);
                 var sms = await QueueConfirmationAsync(s, link, lead, bookingId, ct);
                 await AuditLog.WriteAsync(s, clinicId, "lead_converted", "lead", link.LeadId.ToString(),
-                    new { bookingId, source = Source, confirmationSms = sms is not null }, ct);
+                    new { bookingId, source = Source, confirmationSms = sms is not null, confirmationRefused = sms?.Refused?.Reason }, ct);
                 await s.CommitAsync(ct);
-                if (sms is not null) outbox.Signal();
+                if (sms is { Refused: null }) outbox.Signal();
                 Log.Booked(log, clinicId, link.LeadId, bookingId);
                 return new BookResult.Booked(bookingId);
             case 409:
@@ -166,8 +166,9 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
     }
 
     /// <summary>The confirmation text through the outbox, unless the number opted out. Sent at
-    /// once, quiet hours or not: the patient is on the page waiting for it.</summary>
-    async Task<Guid?> QueueConfirmationAsync(DbSession s, BookingLink link, OpenLead lead, Guid bookingId, CancellationToken ct)
+    /// once, quiet hours or not: the patient is on the page waiting for it. One the SMS guard refuses
+    /// (quota, country) is kept as failed and the booking stands.</summary>
+    async Task<(Guid MessageId, SmsVerdict.Refused? Refused)?> QueueConfirmationAsync(DbSession s, BookingLink link, OpenLead lead, Guid bookingId, CancellationToken ct)
     {
         if (lead.Row.OptedOut) return null;
         var clinic = await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { link.ClinicId }, ct);
@@ -177,9 +178,12 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
         var body = SmsText.Fit($"Your {lead.Row.Procedure} consultation at {clinic.Name} is booked for {when} with {booking.Practitioner}."
                                + (clinic.Address is null ? "" : $" Address: {clinic.Address}.")
                                + $" Need to cancel? {cancel}");
-        var messageId = await SmsContent.InsertAsync(s, vault, link.ClinicId, null, lead.PhoneHash, new SmsContent(lead.Contact.Phone, body), SmsPurpose.Confirmation, ct);
-        await Outbox.EnqueueAsync(s, link.ClinicId, SmsSender.JobKind, new SmsJob(messageId), null, ct);
-        return messageId;
+        var refused = await guard.CheckAsync(s, link.ClinicId, lead.Contact.Phone, ct) as SmsVerdict.Refused;
+        var messageId = await SmsContent.InsertAsync(s, vault, link.ClinicId, null, lead.PhoneHash, new SmsContent(lead.Contact.Phone, body), SmsPurpose.Confirmation, ct,
+            status: refused is null ? "queued" : "failed", error: refused is null ? null : "refused: " + refused.Detail);
+        if (refused is null)
+            await Outbox.EnqueueAsync(s, link.ClinicId, SmsSender.JobKind, new SmsJob(messageId), null, ct);
+        return (messageId, refused);
     }
 
     /// <summary>/book/cancel/{token}, valid until the appointment starts.</summary>

@@ -3,86 +3,73 @@ using Frontdesk.Privacy;
 
 namespace Frontdesk.Calls;
 
-/// <summary>The first answer to a (call, type, discriminator), or the right to produce it.</summary>
-public sealed record EventClaim(long? Id, string? StoredResponse)
+/// <summary>How a claim on a Vapi message turned out.</summary>
+public abstract record EventClaim
 {
-    public bool Fresh => Id is not null;
+    /// <summary>This delivery holds the claim in <paramref name="Session"/>'s transaction: do the work
+    /// there, <see cref="VapiEvents.CompleteAsync"/> and commit — or dispose, and the claim is gone too.</summary>
+    public sealed record Fresh(long Id, DbSession Session) : EventClaim;
+
+    /// <summary>An earlier delivery committed this answer.</summary>
+    public sealed record Answered(string Response) : EventClaim;
+
+    /// <summary>An earlier delivery still holds the claim (its transaction is open): answer "retry later".</summary>
+    public sealed record Busy : EventClaim;
 }
 
-sealed record ClaimRow(long Id, string? Response, bool Claimed);
+/// <summary>A locked claim row: its id and stored answer (null: nobody answered yet), or busy.</summary>
+public sealed record ClaimRow(long? Id, string? Response, bool Busy);
 
 /// <summary>
-/// Idempotent intake of Vapi messages through unique keys in PostgreSQL (not memory): the first
-/// delivery claims the row and stores its answer; a repeat gets that answer. A claim that never
-/// got an answer (the instance died) may be taken over after a lease, so a retried end-of-call
-/// report is processed rather than lost — the follow-up's own unique key keeps it to one SMS.
+/// Idempotent intake of Vapi messages through unique keys in PostgreSQL (not memory). The claim
+/// row is inserted — or locked — by the transaction that processes the message and commits with
+/// its effects and its answer (SQL <c>vapi_claim</c>), so a crash mid-event rolls the claim back
+/// and Vapi's retry (or reconciliation) processes it; a concurrent duplicate waits for the first
+/// delivery's transaction, then reads its answer, and after a bounded wait is told to retry.
 /// </summary>
 public static class VapiEvents
 {
-    static readonly TimeSpan Lease = TimeSpan.FromSeconds(60);
+    /// <summary>Inserts or locks the row of (call, type, discriminator) in <paramref name="s"/>'s
+    /// transaction, waiting at most <paramref name="wait"/> for a transaction that holds it.</summary>
+    public static async Task<ClaimRow> LockAsync(DbSession s, Guid clinicId, string callId, string type, string discriminator,
+        DateTimeOffset? eventAt, TimeSpan wait, CancellationToken ct) =>
+        (await s.QueryAsync<ClaimRow>("select id, response, busy from public.vapi_claim(@ClinicId, @CallId, @Type, @Disc, @EventAt, @WaitMs)",
+            new { ClinicId = clinicId, CallId = callId, Type = type, Disc = discriminator, EventAt = eventAt, WaitMs = (int)Math.Ceiling(wait.TotalMilliseconds) }, ct))[0];
 
+    /// <summary>Claims a message in a new transaction of <paramref name="claims"/>.</summary>
     public static async Task<EventClaim> ClaimAsync(Db db, RequestClaims claims, Guid clinicId, string callId, string type,
-        string discriminator, DateTimeOffset? eventAt, CancellationToken ct)
+        string discriminator, DateTimeOffset? eventAt, TimeSpan wait, CancellationToken ct)
     {
-        // One round trip: insert, or take over an abandoned claim, or report the stored answer.
-        var rows = await db.QueryOnceAsync<ClaimRow>(claims, """
-            with ins as (
-              insert into vapi_events (clinic_id, call_id, type, discriminator, event_at)
-              values (@ClinicId, @CallId, @Type, @Disc, @EventAt)
-              on conflict (clinic_id, call_id, type, discriminator) do update set claimed_at = now()
-                where vapi_events.response is null and vapi_events.claimed_at < now() - @Lease
-              returning id, response::text, true
-            )
-            select * from ins
-            union all
-            select id, response::text, false from vapi_events
-            where clinic_id = @ClinicId and call_id = @CallId and type = @Type and discriminator = @Disc
-              and not exists (select 1 from ins)
-            """, new { ClinicId = clinicId, CallId = callId, Type = type, Disc = discriminator, EventAt = eventAt, Lease }, ct);
-        return rows switch
+        var s = await db.BeginAsync(claims, ct);
+        try
         {
-            [{ Claimed: true } r] => new EventClaim(r.Id, null),
-            [var r] => new EventClaim(null, r.Response),
-            // The conflicting row is not visible yet (its insert has not committed): someone else has it.
-            _ => new EventClaim(null, null),
-        };
-    }
-
-    public static Task CompleteAsync(Db db, RequestClaims claims, long id, string response, CancellationToken ct) =>
-        db.QueryOnceAsync<int>(claims, "update vapi_events set response = @Response::jsonb where id = @Id returning 1",
-            new { Id = id, Response = response }, ct);
-
-    /// <summary>Gives the claim back after a failure so a retry processes the message.</summary>
-    public static Task ReleaseAsync(Db db, RequestClaims claims, long id) =>
-        db.QueryOnceAsync<int>(claims, "delete from vapi_events where id = @Id and response is null returning 1",
-            new { Id = id }, CancellationToken.None);
-
-    /// <summary>Waits briefly for a concurrent first delivery to finish, so a duplicate gets its answer.</summary>
-    public static async Task<string?> AwaitResponseAsync(Db db, RequestClaims claims, Guid clinicId, string callId, string type,
-        string discriminator, CancellationToken ct)
-    {
-        for (var i = 0; i < 20; i++)
-        {
-            await Task.Delay(100, ct);
-            var rows = await db.QueryOnceAsync<string?>(claims, """
-                select response::text from vapi_events
-                where clinic_id = @ClinicId and call_id = @CallId and type = @Type and discriminator = @Disc
-                """, new { ClinicId = clinicId, CallId = callId, Type = type, Disc = discriminator }, ct);
-            if (rows is [{ } r]) return r;
+            var row = await LockAsync(s, clinicId, callId, type, discriminator, eventAt, wait, ct);
+            if (row is { Busy: false, Id: { } id, Response: null }) return new EventClaim.Fresh(id, s);
+            await s.DisposeAsync();
+            return row.Response is { } answer ? new EventClaim.Answered(answer) : new EventClaim.Busy();
         }
-        return null;
+        catch
+        {
+            await s.DisposeAsync();
+            throw;
+        }
     }
+
+    /// <summary>Stores the answer in the claim's transaction; it is visible once that commits.</summary>
+    public static Task<int> CompleteAsync(DbSession s, long id, string response, CancellationToken ct) =>
+        s.ExecuteAsync("update vapi_events set response = @Response::jsonb, claimed_at = now() where id = @Id",
+            new { Id = id, Response = response }, ct);
 
     /// <summary>Keeps what the product needs about the call in columns (status, outcome, times, cost)
     /// and seals the personal part of an end-of-call report (<see cref="CallContent"/>) under the
     /// caller's data key; the report itself is not kept. Outcomes come from the report's top level —
-    /// its nested call is a snapshot from the start.</summary>
-    public static async Task RecordCallAsync(Db db, Vault vault, RequestClaims claims, VapiClinic clinic, string callId, string type,
+    /// its nested call is a snapshot from the start. Runs in the message's claim transaction
+    /// (<see cref="VapiIntake"/>): it commits with the claim.</summary>
+    public static async Task RecordCallAsync(DbSession s, Vault vault, VapiClinic clinic, string callId, string type,
         JsonElement message, CancellationToken ct)
     {
         var isReport = type == "end-of-call-report";
         var number = Phone.ToE164(VapiMessage.CustomerNumber(message), Phone.RegionForTimezone(clinic.Timezone));
-        await using var s = await db.BeginAsync(claims, ct);
         byte[]? hash = null, content = null;
         if (isReport)
         {
@@ -123,6 +110,5 @@ public static class VapiEvents
             Duration = isReport && message.Get("durationSeconds") is { ValueKind: JsonValueKind.Number } d ? d.GetDecimal() : (decimal?)null,
             Content = content,
         }, ct);
-        await s.CommitAsync(ct);
     }
 }

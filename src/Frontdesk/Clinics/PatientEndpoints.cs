@@ -65,8 +65,7 @@ public static class PatientEndpoints
         Frontdesk.Privacy.Vault vault, CancellationToken ct)
     {
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or null))
-            return Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may erase a patient");
+        if (claims.Deny(AppRoles.Admin, "Only a clinic admin may erase a patient") is { } denied) return denied;
         var erased = await db.InTransactionAsync(claims, s => Frontdesk.Privacy.PatientData.EraseAsync(s, vault, clinicId, patientId, ct), ct);
         return erased ? TypedResults.NoContent() : Problems.NotFoundProblem("Patient");
     }

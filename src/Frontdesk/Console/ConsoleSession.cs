@@ -7,6 +7,8 @@ using Frontdesk.BookingPage;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
+using Frontdesk.Tenancy;
+
 namespace Frontdesk.StaffConsole;
 
 /// <summary>What a console session cookie says. <see cref="Stage"/>: <c>code</c> (password verified, TOTP
@@ -22,7 +24,7 @@ public static class SessionStages
 public sealed record ConsoleUser(Guid StaffId, Guid ClinicId, string DisplayName, string Email, string Role, string ClinicName,
     string ClinicTimezone, bool Totp, string Stage)
 {
-    public bool IsAdmin => Role == StaffRoles.Admin;
+    public bool IsAdmin => Claims.Has(AppRoles.Admin);
 
     public RequestClaims Claims => StaffAccounts.ClaimsFor(ClinicId, StaffId, Role);
 

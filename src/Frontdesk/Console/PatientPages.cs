@@ -5,6 +5,8 @@ using Frontdesk.Clinics;
 using Frontdesk.Privacy;
 using Frontdesk.Privacy.Detection;
 
+using Frontdesk.Tenancy;
+
 namespace Frontdesk.StaffConsole;
 
 /// <summary>
@@ -25,7 +27,7 @@ public static class PatientPages
 
     /// <summary>Who reads full call transcripts: the roles the API lets export a patient's data
     /// (PrivacyEndpoints.Export: admin, doctor). Receptionists see sanitized summaries.</summary>
-    public static bool CanReadTranscripts(ConsoleUser user) => user.Role is StaffRoles.Admin or StaffRoles.Doctor;
+    public static bool CanReadTranscripts(ConsoleUser user) => user.Claims.Has(AppRoles.Admin | AppRoles.Doctor);
 
     sealed record Hit(Guid Id, string? Name, string? Phone, DateTimeOffset CreatedAt);
 

@@ -178,12 +178,12 @@ public static class SettingsPages
         return await Outcome(result.Result, "practitioners", http, db, ct);
     }
 
-    static async Task<IResult> LinkCalendar(HttpContext http, ConsoleForms forms, Db db, CalendarSignal signal, CancellationToken ct)
+    static async Task<IResult> LinkCalendar(HttpContext http, ConsoleForms forms, Db db, CalendarSignal signal, GoogleCalendarClient google, CancellationToken ct)
     {
         if (await forms.ReadAsync(http, ct) is not { } form) return ConsoleForms.Refused(http);
         var user = ConsoleUser.Of(http);
         if (form.Id("practitioner") is not { } practitionerId) return await Render(http, db, 400, "Choose a practitioner.", null, ct);
-        var result = await CalendarEndpoints.Link(user.ClinicId, practitionerId, new Calendar.LinkCalendar(form.Text("calendarId", 2000)), http, db, signal, ct);
+        var result = await CalendarEndpoints.Link(user.ClinicId, practitionerId, new Calendar.LinkCalendar(form.Text("calendarId", 2000)), http, db, signal, google, ct);
         return await Outcome(result.Result, "practitioners", http, db, ct);
     }
 

@@ -3,6 +3,8 @@ using Frontdesk.BookingPage;
 using Frontdesk.Calendar;
 using Frontdesk.Review;
 
+using Frontdesk.Tenancy;
+
 namespace Frontdesk.StaffConsole;
 
 /// <summary>Something a person can do with a work item; posted as the form field <c>action</c>.</summary>
@@ -114,7 +116,8 @@ public sealed class ReviewQueueProvider : IWorkQueueProvider
 
     public async Task<IReadOnlyList<WorkItem>> ListAsync(DbSession s, ConsoleUser user, CancellationToken ct)
     {
-        if (user.Role is not (StaffRoles.Admin or StaffRoles.Receptionist)) return [];
+        // The review API's rule (admins and receptionists work the queue), from the central role checks.
+        if (!user.Claims.Has(AppRoles.Admin | AppRoles.Receptionist)) return [];
         var items = await ReviewItems.ListAsync(s, user.ClinicId, ct);
         var followups = items.Where(i => i.FollowupId is not null).Select(i => i.FollowupId!.Value).Distinct().ToArray();
         var procedures = followups.Length == 0 ? [] : await s.QueryAsync<Procedure>(

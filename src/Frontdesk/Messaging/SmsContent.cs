@@ -14,20 +14,21 @@ public sealed record SmsContent(string To, string Body)
     sealed record Row(Guid ClinicId, byte[]? ToHash, byte[]? Content, string? LegacyTo, string? LegacyBody);
 
     /// <summary>Queues a message row (the caller adds its outbox job in the same transaction).</summary>
+    /// <param name="status">'queued', or 'failed' for a message the SMS guard refused (kept so a person sees it; never enqueued).</param>
     /// <param name="purpose">An <see cref="SmsPurpose"/>: decides the usefulness window and whether quiet hours apply at send time.</param>
     public static async Task<Guid> InsertAsync(DbSession s, Vault vault, Guid clinicId, Guid? followupId, byte[] toHash, SmsContent sms,
-        string purpose, CancellationToken ct)
+        string purpose, CancellationToken ct, string status = "queued", string? error = null)
     {
         var id = Guid.NewGuid();
         var (segments, encoding) = SmsText.Count(sms.Body);
         await s.ExecuteAsync("""
-            insert into sms_messages (id, clinic_id, followup_id, to_hash, content, segments, encoding, purpose)
-            values (@Id, @ClinicId, @FollowupId, @Hash, @Content, @Segments, @Encoding, @Purpose)
+            insert into sms_messages (id, clinic_id, followup_id, to_hash, content, segments, encoding, purpose, status, error_message)
+            values (@Id, @ClinicId, @FollowupId, @Hash, @Content, @Segments, @Encoding, @Purpose, @Status, @Error)
             """, new
         {
             Id = id, ClinicId = clinicId, FollowupId = followupId, Hash = toHash,
             Content = await vault.SealForCallerAsync(s, clinicId, toHash, Table, id.ToString(), sms, ct),
-            Segments = segments, Encoding = encoding, Purpose = purpose,
+            Segments = segments, Encoding = encoding, Purpose = purpose, Status = status, Error = error,
         }, ct);
         return id;
     }

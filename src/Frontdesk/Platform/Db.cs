@@ -172,7 +172,17 @@ public sealed class DbSession : IAsyncDisposable
 
     public NpgsqlTransaction? Transaction => _tx;
 
-    public Task CommitAsync(CancellationToken ct) => _tx?.CommitAsync(ct) ?? Task.CompletedTask;
+    public async Task CommitAsync(CancellationToken ct)
+    {
+        if (_tx is not null) await _tx.CommitAsync(ct);
+        foreach (var action in _afterCommit ?? []) action();
+    }
+
+    List<Action>? _afterCommit;
+
+    /// <summary>Runs <paramref name="action"/> once this transaction has committed (e.g. wake a worker
+    /// for a job it wrote); dropped when it rolls back. For work written by code that does not commit.</summary>
+    public void AfterCommit(Action action) => (_afterCommit ??= []).Add(action);
 
     async Task<TResult> RunAsync<TResult>(string sql, object? args, Func<NpgsqlDataReader, NpgsqlBatchCommand, Task<TResult>> read, CancellationToken ct)
     {

@@ -89,7 +89,7 @@ public static partial class PrivacyEndpoints
     {
         var claims = http.Claims();
         await using var s = await db.BeginAsync(claims, ct);
-        if (claims.AppRole != "doctor")
+        if (!claims.Has(AppRoles.Doctor, service: false))
         {
             await AuditLog.WriteAsync(s, clinicId, "access_denied", Routing.ClinicalNotes, patientId.ToString(),
                 new { appRole = claims.AppRole ?? claims.Role }, ct);
@@ -127,8 +127,7 @@ public static partial class PrivacyEndpoints
         Guid clinicId, Guid patientId, HttpContext http, Db db, Vault vault, CancellationToken ct)
     {
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or "doctor"))
-            return Problems.Problem(403, Problems.Forbidden, "Only an admin or a doctor may export a patient's data");
+        if (claims.Deny(AppRoles.Admin | AppRoles.Doctor, "Only an admin or a doctor may export a patient's data") is { } denied) return denied;
         await using var s = await db.BeginAsync(claims, ct);
         var export = await PatientData.ExportAsync(s, vault, clinicId, patientId, ct);
         if (export is null) return Problems.NotFoundProblem("Patient");

@@ -150,6 +150,30 @@ public class BookingPageTests(TwilioFixture fx)
         Assert.Contains("https://frontdesk.test" + cancelHref, sms.Body);
     }
 
+    [Fact]
+    public async Task Past_the_clinics_daily_SMS_quota_the_booking_stands_and_its_confirmation_is_kept_as_failed_not_sent()
+    {
+        var link = await NewLinkAsync();
+        await fx.Fake.WaitForAsync(link.Phone, TimeSpan.FromSeconds(5));
+        // The follow-up used the day's only message (issue 14: the quota counts every SMS enqueued).
+        await TestApp.ExecAsync("update clinics set sms_daily_quota = 1 where id = $1", link.Clinic.Id);
+        using var browser = Browser();
+        var doc = await HtmlAsync(await browser.GetAsync(link.Path));
+        var post = await browser.PostAsync(link.Path, Form(("csrf", Csrf(doc)), ("slot", SlotValues(doc)[0])));
+        Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+
+        var bookingId = await TestApp.ScalarAsync<Guid>("select converted_booking_id from leads where id = $1", link.LeadId);
+        Assert.Equal("confirmed", await TestApp.ScalarAsync<string>("select status from bookings where id = $1", bookingId));
+        Assert.Equal("failed", await TestApp.ScalarAsync<string>(
+            "select status from sms_messages where clinic_id = $1 and followup_id is null", link.Clinic.Id));
+        Assert.StartsWith("refused: The clinic's daily quota of 1 SMS", await TestApp.ScalarAsync<string>(
+            "select error_message from sms_messages where clinic_id = $1 and followup_id is null", link.Clinic.Id));
+        Assert.Equal("quota_exceeded", await TestApp.ScalarAsync<string>(
+            "select detail->>'confirmationRefused' from audit_trail where clinic_id = $1 and action = 'lead_converted'", link.Clinic.Id));
+        await Task.Delay(300);
+        Assert.Single(fx.Fake.For(link.Phone));
+    }
+
     async Task<FakeSms> WaitForSmsAsync(string phone, int nth)
     {
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);

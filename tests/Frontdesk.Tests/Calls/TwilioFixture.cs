@@ -76,13 +76,14 @@ public sealed class TwilioFixture : IAsyncLifetime
     public async Task<HttpResponseMessage> VapiAsync(string secret, object payload) =>
         await VapiRawAsync(secret, JsonSerializer.Serialize(payload));
 
-    public async Task<HttpResponseMessage> VapiRawAsync(string? secret, string body, Action<HttpRequestMessage>? configure = null)
+    public async Task<HttpResponseMessage> VapiRawAsync(string? secret, string body, Action<HttpRequestMessage>? configure = null,
+        CancellationToken ct = default)
     {
         using var client = App.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/vapi/webhook") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         if (secret is not null) request.Headers.Add("X-Vapi-Secret", secret);
         configure?.Invoke(request);
-        return await client.SendAsync(request);
+        return await client.SendAsync(request, ct);
     }
 
     public static async Task<JsonElement> JsonAsync(HttpResponseMessage r) =>

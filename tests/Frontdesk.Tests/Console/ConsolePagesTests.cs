@@ -345,9 +345,11 @@ public class ConsolePagesTests
 
         Assert.Equal(ConsoleRoutes.Settings + "?done=saved#practitioners", (await admin.PostAsync(ConsoleRoutes.Settings + "/practitioners", ("name", "Dr Grace"))).Location);
         var practitioner = await TestApp.ScalarAsync<Guid>("select id from practitioners where clinic_id = $1 and name = 'Dr Grace'", clinic.Id);
-        Assert.Equal(ConsoleRoutes.Settings + "?done=saved#practitioners", (await admin.PostAsync(ConsoleRoutes.Settings + "/calendar",
-            ("practitioner", practitioner.ToString()), ("calendarId", "grace@clinic.test"))).Location);
-        Assert.Equal("grace@clinic.test", await TestApp.ScalarAsync<string>("select calendar_id from practitioners where id = $1", practitioner));
+        // Linking is the API's: it proves the calendar with Google first, which is off here — its refusal is shown.
+        var link = await admin.PostAsync(ConsoleRoutes.Settings + "/calendar", ("practitioner", practitioner.ToString()), ("calendarId", "grace@clinic.test"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, link.Status);
+        Assert.Contains("Linking checks the calendar with Google", link.Text);
+        Assert.Null(await TestApp.ScalarAsync<string>("select calendar_id from practitioners where id = $1", practitioner));
         Assert.Equal(HttpStatusCode.BadRequest, (await admin.PostAsync(ConsoleRoutes.Settings + "/calendar", ("calendarId", "x"))).Status);
 
         // Knowledge: upload a file, replace it by source, delete it.
