@@ -158,6 +158,27 @@ public class ProcedurePractitionerTests(TwilioFixture fx)
         Assert.False(await TestApp.ScalarAsync<bool>("select bool_or(practitioners_restricted) from clinic_procedures where clinic_id = $1", c.Id));
     }
 
+    [Fact]
+    public async Task Saving_a_procedure_in_the_staff_console_keeps_its_consultation_length_and_practitioners()
+    {
+        var c = await ClinicAsync();
+        using var admin = fx.As(c.Id);
+        await PutProcedureAsync(admin, c.Id, "Rhinoplasty", new { synonyms = NoseSynonyms, consultationMinutes = 60, practitionerIds = new[] { c.Long } });
+        var (console, _) = await Frontdesk.Tests.StaffConsole.ConsoleClient.SignedInAsync(c.Id, "admin", fx.App);
+        using var _c = console;
+
+        var saved = await console.PostAsync(Frontdesk.StaffConsole.ConsoleRoutes.Settings + "/procedures",
+            ("name", "Rhinoplasty"), ("synonyms", "nose job, nose reshaping"), ("guide", "/guides/rhinoplasty-guide.pdf"));
+
+        Assert.Equal(Frontdesk.StaffConsole.ConsoleRoutes.Settings + "?done=saved#procedures", saved.Location);
+        Assert.Equal(2, await TestApp.ScalarAsync<int>("select cardinality(synonyms) from clinic_procedures where clinic_id = $1 and name = 'Rhinoplasty'", c.Id));
+        Assert.Equal("60|" + c.Long, await TestApp.ScalarAsync<string>("""
+            select p.consultation_minutes || '|' || string_agg(pp.practitioner_id::text, ',')
+            from clinic_procedures p join procedure_practitioners pp on pp.procedure_id = p.id
+            where p.clinic_id = $1 and p.name = 'Rhinoplasty' group by p.id
+            """, c.Id));
+    }
+
     // --- the voice tools ---------------------------------------------------------------------------
 
     [Fact]
