@@ -179,6 +179,23 @@ public class ProcedurePractitionerTests(TwilioFixture fx)
             """, c.Id));
     }
 
+    [Fact]
+    public async Task OpenAPI_describes_the_procedure_settings_and_the_typed_result()
+    {
+        using var anon = TestApp.Client(null);
+        var doc = await TestClinic.Json(await anon.GetAsync("/openapi/v1.json"));
+        var put = doc.GetProperty("paths").GetProperty("/api/clinics/{clinicId}/procedures/{name}").GetProperty("put");
+        Assert.Equal("#/components/schemas/ProcedureView",
+            put.GetProperty("responses").GetProperty("200").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString());
+        var schemas = doc.GetProperty("components").GetProperty("schemas");
+        foreach (var schema in new[] { "UpsertProcedure", "ProcedureView" })
+        {
+            var properties = schemas.GetProperty(schema).GetProperty("properties");
+            Assert.True(properties.TryGetProperty("consultationMinutes", out _), schema);
+            Assert.True(properties.TryGetProperty("practitionerIds", out _), schema);
+        }
+    }
+
     // --- the voice tools ---------------------------------------------------------------------------
 
     [Fact]
