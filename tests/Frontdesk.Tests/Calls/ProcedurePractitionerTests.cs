@@ -229,6 +229,30 @@ public class ProcedurePractitionerTests(TwilioFixture fx)
         Assert.StartsWith("Free times: ", any.Text);
     }
 
+    public static TheoryData<string> OddProcedures => new() { "42", "\"\"", "\"   \"", "\"ab\\u0000c\"", "null", "[\"Rhinoplasty\"]", "{\"name\":\"Rhinoplasty\"}", "\"hair transplant\"" };
+
+    [Theory]
+    [MemberData(nameof(OddProcedures))]
+    public async Task A_procedure_argument_that_names_no_procedure_of_the_clinic_filters_nothing_and_books_as_before(string procedureJson)
+    {
+        var c = await ClinicAsync();
+        using var admin = fx.As(c.Id);
+        await PutProcedureAsync(admin, c.Id, "Rhinoplasty", new { synonyms = NoseSynonyms, practitionerIds = Array.Empty<Guid>() });
+        var phone = TwilioFixture.NewPhone();
+        var args = $$"""{"procedure":{{procedureJson}}}""";
+        var bookArgs = $$"""{"slotId":"{{c.TestSlots[0]}}","procedure":{{procedureJson}}}""";
+
+        var check = Result(await TwilioFixture.JsonAsync(await fx.VapiAsync(c.Secret,
+            ToolCall(NewCall(), phone, "call_" + Guid.NewGuid().ToString("N"), "check_availability", JsonDocument.Parse(args).RootElement))));
+        var book = Result(await TwilioFixture.JsonAsync(await fx.VapiAsync(c.Secret,
+            ToolCall(NewCall(), phone, "call_" + Guid.NewGuid().ToString("N"), "book_appointment", JsonDocument.Parse(bookArgs).RootElement))));
+
+        Assert.StartsWith("Free times: ", check.Text);
+        Assert.Contains(c.TestSlots[0].ToString(), check.Text);
+        Assert.StartsWith("Booked ", book.Text);
+        Assert.Null(await TestApp.ScalarAsync<Guid?>("select procedure_id from bookings where clinic_id = $1", c.Id));
+    }
+
     [Fact]
     public async Task Book_appointment_for_a_procedure_refuses_a_slot_that_does_not_fit_offers_ones_that_do_and_records_the_procedure()
     {
