@@ -28,6 +28,25 @@ public enum TwilioFault
     Unavailable,
     /// <summary>Creates the message and answers 201 after <see cref="FakeTwilio.SlowFor"/> (a send still in flight).</summary>
     SlowAccept,
+    /// <summary>Creates the message, then drops the connection before answering (a connection lost after sending).</summary>
+    AcceptThenReset,
+    /// <summary>Creates the message and answers 201 with a body that is not JSON (a proxy rewrote it).</summary>
+    AcceptGarbled,
+    /// <summary>502 with a proxy's HTML page, before anything is created.</summary>
+    BadGatewayHtml,
+}
+
+/// <summary>A failure of the Messages list (GET) on purpose.</summary>
+public enum TwilioListFault
+{
+    /// <summary>503 20503.</summary>
+    Unavailable,
+    /// <summary>200 with a body that is not JSON.</summary>
+    Garbled,
+    /// <summary>200 with JSON that has no messages array.</summary>
+    NoMessages,
+    /// <summary>Answers nothing until the client gives up.</summary>
+    Hang,
 }
 
 /// <summary>
@@ -48,6 +67,7 @@ public sealed class FakeTwilio : IAsyncDisposable
     readonly ConcurrentDictionary<string, ConcurrentQueue<(int Status, int Code)>> _scripts = new();
     readonly ConcurrentDictionary<string, int> _attempts = new();
     readonly ConcurrentDictionary<string, ConcurrentQueue<TwilioFault>> _faults = new();
+    readonly ConcurrentQueue<TwilioListFault> _listFaults = new();
     WebApplication? _app;
 
     /// <summary>How long a hang lasts (longer than the client's timeout).</summary>
@@ -89,6 +109,12 @@ public sealed class FakeTwilio : IAsyncDisposable
     {
         var q = _faults.GetOrAdd(to, _ => new ConcurrentQueue<TwilioFault>());
         foreach (var f in faults) q.Enqueue(f);
+    }
+
+    /// <summary>The next Messages-list requests (any recipient) fail on purpose, in order.</summary>
+    public void FailNextLists(params TwilioListFault[] faults)
+    {
+        foreach (var f in faults) _listFaults.Enqueue(f);
     }
 
     /// <summary>A message that reached Twilio some other way (another sender, the console).</summary>
@@ -192,6 +218,8 @@ public sealed class FakeTwilio : IAsyncDisposable
                 return Error(429, 20429, "Too Many Requests");
             case TwilioFault.Unavailable:
                 return Error(503, 20503, "Service unavailable");
+            case TwilioFault.BadGatewayHtml:
+                return Results.Content("<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", statusCode: 502);
         }
         if (_scripts.TryGetValue(to, out var q) && q.TryDequeue(out var scripted))
             return Error(scripted.Status, scripted.Code, scripted.Code switch
@@ -216,6 +244,11 @@ public sealed class FakeTwilio : IAsyncDisposable
             case TwilioFault.SlowAccept:
                 await Task.Delay(SlowFor, CancellationToken.None);
                 break;
+            case TwilioFault.AcceptThenReset:
+                http.Abort();
+                return Results.Empty;
+            case TwilioFault.AcceptGarbled:
+                return Results.Content("<html><body>Message queued</body></html>", "text/html", statusCode: 201);
         }
         return Results.Json(Resource(accepted), statusCode: 201);
     }
@@ -241,10 +274,20 @@ public sealed class FakeTwilio : IAsyncDisposable
 
     /// <summary>GET Messages.json: To, From, DateSent (YYYY-MM-DD, or DateSent&gt; / DateSent&lt; for on-or-after /
     /// on-or-before, UTC), newest first; PageSize (default 50, at most 1000) and Page.</summary>
-    IResult List(string sid, HttpRequest request)
+    async Task<IResult> List(string sid, HttpRequest request, HttpContext http)
     {
         if (!Authorized(sid, request)) return Error(401, 20003, "Authenticate");
         Interlocked.Increment(ref _lists);
+        if (_listFaults.TryDequeue(out var fault))
+            switch (fault)
+            {
+                case TwilioListFault.Unavailable: return Error(503, 20503, "Service unavailable");
+                case TwilioListFault.Garbled: return Results.Content("<html>maintenance</html>", "text/html");
+                case TwilioListFault.NoMessages: return Results.Json(new { page = 0 });
+                case TwilioListFault.Hang:
+                    await HangAsync(http);
+                    return Error(504, 20504, "Gateway timeout");
+            }
         var q = request.Query;
         static DateOnly? Day(string? s) => DateOnly.TryParseExact(s, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture,
             System.Globalization.DateTimeStyles.None, out var d) ? d : null;

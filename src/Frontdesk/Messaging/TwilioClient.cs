@@ -101,15 +101,9 @@ public sealed class TwilioClient(HttpClient http, TwilioOptions options)
 
         using (response)
         {
-            string text;
-            try
-            {
-                text = await response.Content.ReadAsStringAsync(ct);
-            }
-            catch (Exception e) when (e is HttpRequestException or IOException || e is TaskCanceledException && !ct.IsCancellationRequested)
-            {
-                return new TwilioSendResult.Ambiguous(null, $"HTTP {(int)response.StatusCode}, body lost", null);
-            }
+            // SendAsync has already read the whole body (HttpCompletionOption.ResponseContentRead): a
+            // connection lost or a timeout while it arrived surfaced above as an ambiguous outcome.
+            var text = await response.Content.ReadAsStringAsync(ct);
             var status = (int)response.StatusCode;
             if (response.IsSuccessStatusCode)
             {

@@ -15,7 +15,8 @@ public sealed class TwilioClientTests : IAsyncLifetime, IDisposable
     public async Task InitializeAsync()
     {
         _fake = await FakeTwilio.StartAsync();
-        _http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        // Generous: on a loaded machine a loopback answer can take seconds. Timeouts are tested with their own client.
+        _http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         _client = new TwilioClient(_http, new TwilioOptions
         {
             AccountSid = FakeTwilio.AccountSid, AuthToken = FakeTwilio.AuthToken, From = FakeTwilio.From, ApiBaseUrl = _fake.Url,
@@ -24,7 +25,21 @@ public sealed class TwilioClientTests : IAsyncLifetime, IDisposable
 
     public async Task DisposeAsync() => await _fake.DisposeAsync();
 
-    public void Dispose() => _http?.Dispose();
+    readonly List<HttpClient> _impatient = [];
+
+    /// <summary>A client of the fake that gives up after a second (the timeout cases).</summary>
+    TwilioClient Impatient()
+    {
+        var http = new HttpClient { Timeout = TimeSpan.FromSeconds(1) };
+        _impatient.Add(http);
+        return new TwilioClient(http, new TwilioOptions { AccountSid = FakeTwilio.AccountSid, AuthToken = FakeTwilio.AuthToken, ApiBaseUrl = _fake.Url });
+    }
+
+    public void Dispose()
+    {
+        _http?.Dispose();
+        foreach (var h in _impatient) h.Dispose();
+    }
 
     static string Phone() => TwilioFixture.NewPhone();
 
@@ -34,12 +49,12 @@ public sealed class TwilioClientTests : IAsyncLifetime, IDisposable
         var to = Phone();
         _fake.RetryAfterSeconds = 7;
         _fake.Fault(to, TwilioFault.TooManyRequests, TwilioFault.AcceptThen500, TwilioFault.Unavailable, TwilioFault.AcceptThenHang);
-        _fake.HangFor = TimeSpan.FromSeconds(5);
+        _fake.HangFor = TimeSpan.FromSeconds(30);
         var throttled = Assert.IsType<TwilioSendResult.Transient>(await _client.SendAsync(to, FakeTwilio.From, "a", null, default));
         Assert.Equal((20429, TimeSpan.FromSeconds(7)), (throttled.Code, throttled.RetryAfter));
         Assert.Equal(20500, Assert.IsType<TwilioSendResult.Ambiguous>(await _client.SendAsync(to, FakeTwilio.From, "b", null, default)).Code);
         Assert.Equal(20503, Assert.IsType<TwilioSendResult.Ambiguous>(await _client.SendAsync(to, FakeTwilio.From, "c", null, default)).Code);
-        Assert.Contains("timed out", Assert.IsType<TwilioSendResult.Ambiguous>(await _client.SendAsync(to, FakeTwilio.From, "d", null, default)).Message);
+        Assert.Contains("timed out", Assert.IsType<TwilioSendResult.Ambiguous>(await Impatient().SendAsync(to, FakeTwilio.From, "d", null, default)).Message);
         _fake.Script(to, (400, 21211));
         Assert.Equal(21211, Assert.IsType<TwilioSendResult.Permanent>(await _client.SendAsync(to, FakeTwilio.From, "e", null, default)).Code);
         var ok = Assert.IsType<TwilioSendResult.Accepted>(await _client.SendAsync(to, "MG0123", "f", "https://x.test/cb?m=1", default));
@@ -49,6 +64,41 @@ public sealed class TwilioClientTests : IAsyncLifetime, IDisposable
         await _fake.DownAsync();
         Assert.StartsWith("connection failed", Assert.IsType<TwilioSendResult.Transient>(await _client.SendAsync(to, FakeTwilio.From, "g", null, default)).Message);
         Assert.IsType<TwilioLookup.Failed>(await _client.FindAsync(to, FakeTwilio.From, "g", DateTimeOffset.UtcNow, default));
+    }
+
+    [Fact]
+    public async Task A_lost_connection_an_unreadable_201_and_a_proxy_error_page_are_ambiguous_not_failures()
+    {
+        var to = Phone();
+        _fake.Fault(to, TwilioFault.AcceptThenReset, TwilioFault.AcceptGarbled, TwilioFault.BadGatewayHtml);
+        // Twilio created the message, then the connection dropped: it may exist, so never "transient".
+        Assert.StartsWith("request failed after sending", Assert.IsType<TwilioSendResult.Ambiguous>(await _client.SendAsync(to, FakeTwilio.From, "a", null, default)).Message);
+        // Accepted, but the answer cannot be read: the lookup will find its sid.
+        Assert.Equal("HTTP 201 with an unreadable body", Assert.IsType<TwilioSendResult.Ambiguous>(await _client.SendAsync(to, FakeTwilio.From, "b", null, default)).Message);
+        // A gateway's HTML page has no Twilio error code: the status speaks.
+        var gateway = Assert.IsType<TwilioSendResult.Ambiguous>(await _client.SendAsync(to, FakeTwilio.From, "c", null, default));
+        Assert.Equal((null, "HTTP 502"), (gateway.Code, gateway.Message));
+        Assert.Equal(["a", "b"], _fake.For(to).Select(m => m.Body).Order());
+        // Each of the two messages Twilio has is found by the lookup, so neither is sent again.
+        Assert.IsType<TwilioLookup.Found>(await _client.FindAsync(to, FakeTwilio.From, "a", DateTimeOffset.UtcNow.AddMinutes(-1), default));
+        Assert.IsType<TwilioLookup.Found>(await _client.FindAsync(to, FakeTwilio.From, "b", DateTimeOffset.UtcNow.AddMinutes(-1), default));
+    }
+
+    [Fact]
+    public async Task A_lookup_that_cannot_read_the_Messages_list_fails_instead_of_saying_not_found()
+    {
+        var to = Phone();
+        _fake.Seed(to, "ours", DateTimeOffset.UtcNow);
+        _fake.RetryAfterSeconds = 9;
+        _fake.FailNextLists(TwilioListFault.Unavailable, TwilioListFault.Garbled, TwilioListFault.NoMessages, TwilioListFault.Hang);
+        _fake.HangFor = TimeSpan.FromSeconds(30);
+        var since = DateTimeOffset.UtcNow.AddMinutes(-1);
+        Assert.Equal("20503: Service unavailable", Assert.IsType<TwilioLookup.Failed>(await _client.FindAsync(to, FakeTwilio.From, "ours", since, default)).Message);
+        Assert.Equal("unreadable Messages list", Assert.IsType<TwilioLookup.Failed>(await _client.FindAsync(to, FakeTwilio.From, "ours", since, default)).Message);
+        Assert.Equal("unreadable Messages list", Assert.IsType<TwilioLookup.Failed>(await _client.FindAsync(to, FakeTwilio.From, "ours", since, default)).Message);
+        Assert.Equal("lookup timed out", Assert.IsType<TwilioLookup.Failed>(await Impatient().FindAsync(to, FakeTwilio.From, "ours", since, default)).Message);
+        // The list answers again: found.
+        Assert.IsType<TwilioLookup.Found>(await _client.FindAsync(to, FakeTwilio.From, "ours", since, default));
     }
 
     [Fact]
