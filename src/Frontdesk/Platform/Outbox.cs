@@ -154,7 +154,20 @@ public sealed partial class Outbox(Db db, IEnumerable<IOutboxHandler> handlers, 
             Log.JobFailed(log, item.Kind, item.Id, e.GetType().Name, e);
             result = new OutboxResult.Retry(DateTimeOffset.UtcNow + options.Backoff(item.Attempts), e.GetType().Name);
             if (DateTimeOffset.UtcNow - item.DueAt > TimeSpan.FromHours(options.MaxJobAgeHours))
-                result = await handler.GiveUpAsync(item, $"gave up after {item.Attempts} attempts over {options.MaxJobAgeHours:0.##} h: {e.GetType().Name}", CancellationToken.None);
+            {
+                var reason = $"gave up after {item.Attempts} attempts over {options.MaxJobAgeHours:0.##} h: {e.GetType().Name}";
+                try
+                {
+                    result = await handler.GiveUpAsync(item, reason, CancellationToken.None);
+                }
+                catch (Exception g) when (g is not OperationCanceledException)
+                {
+                    // The handler cannot even mark its rows (the payload that made it throw, say): the job
+                    // still ends failed, for a person, instead of escaping here and being claimed forever.
+                    Log.JobFailed(log, item.Kind, item.Id, g.GetType().Name, g);
+                    result = new OutboxResult.Failed(reason);
+                }
+            }
         }
         var (status, at, error, attempt) = result switch
         {
