@@ -43,7 +43,7 @@ public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper
             TestApp.Token(RequestClaims.ForClinic(clinic.Id, "user-" + Guid.NewGuid().ToString("N"), "admin")));
         var link = await BookingPageTests.FollowUpAsync(api, clinic, phone);
 
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         var url = BookingLink().Match(sms.Body).Value;
         Assert.Equal($"{baseUrl}/book/{link.Token}", url);
 
@@ -95,7 +95,7 @@ public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper
             Assert.Equal(phone, await TestApp.ScalarAsync<string>(
                 "select p.phone from bookings b join patients p on p.id = b.patient_id where b.id = $1", bookingId));
 
-            var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
             while (fx.Fake.For(phone).Count < 2 && DateTime.UtcNow < until) await Task.Delay(25);
             var confirmation = Assert.Single(fx.Fake.For(phone), m => m.Sid != sms.Sid);
             Assert.Contains("is booked for", confirmation.Body);

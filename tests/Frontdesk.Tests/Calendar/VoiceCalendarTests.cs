@@ -62,7 +62,7 @@ public class VoiceCalendarTests(GoogleFakeFixture google)
         Assert.Empty(_fake.LiveEvents(cal));
     }
 
-    static async Task WaitUntilAsync(Func<bool> condition, int seconds = 15)
+    static async Task WaitUntilAsync(Func<bool> condition, int seconds = 60)
     {
         var until = DateTime.UtcNow.AddSeconds(seconds);
         while (!condition())

@@ -52,7 +52,7 @@ public class FollowUpSettingsTests(TwilioFixture fx)
         var body = await TwilioFixture.JsonAsync(r);
         Assert.Equal("Blepharoplasty", body.GetProperty("procedure").GetString());
         Assert.Equal("mia_outbound", body.GetProperty("assignedAgent").GetString());
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         Assert.StartsWith("Hello Ada, here is our Blepharoplasty guide: https://frontdesk.test/guides/blepharoplasty-guide.pdf Book: https://frontdesk.test/book/", sms.Body);
         Assert.EndsWith("- Mia, " + await TestApp.ScalarAsync<string>("select name from clinics where id = $1", clinic.Id), sms.Body);
         Assert.Equal(2L, await TestApp.ScalarAsync<long>(

@@ -38,7 +38,7 @@ public class FollowUpTests(TwilioFixture fx)
         var r = await client.PostAsJsonAsync("/functions/v1/trigger_followup_sms", CallEnded(NewCall(), phone));
         Assert.True(r.StatusCode == HttpStatusCode.Accepted, await r.Content.ReadAsStringAsync());
         var body = await TwilioFixture.JsonAsync(r);
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         sw.Stop();
 
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"SMS after {sw.Elapsed}");   // the seed's bound
@@ -81,7 +81,7 @@ public class FollowUpTests(TwilioFixture fx)
         Assert.Single(bodies.Select(b => b.GetProperty("leadId").GetGuid()).Distinct());
         Assert.Single(bodies.Select(b => b.GetProperty("messageId").GetGuid()).Distinct());
 
-        await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         var again = await TwilioFixture.JsonAsync(await client.PostAsJsonAsync("/functions/v1/trigger_followup_sms", CallEnded(call, phone)));
         Assert.Equal(bodies[0].GetProperty("followupId").GetGuid(), again.GetProperty("followupId").GetGuid());
         await Task.Delay(1500);
@@ -141,7 +141,7 @@ public class FollowUpTests(TwilioFixture fx)
         var body = await TwilioFixture.JsonAsync(r);
         Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
         Assert.Equal(procedure, body.GetProperty("procedure").GetString());
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         Assert.Contains("https://frontdesk.test" + guide, sms.Body);
     }
 
@@ -190,7 +190,7 @@ public class FollowUpTests(TwilioFixture fx)
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from leads where clinic_id = $1", clinic.Id));
     }
 
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, int seconds = 5)
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, int seconds = 60)
     {
         var until = DateTime.UtcNow.AddSeconds(seconds);
         while (DateTime.UtcNow < until)

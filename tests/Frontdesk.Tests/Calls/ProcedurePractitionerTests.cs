@@ -322,7 +322,7 @@ public class ProcedurePractitionerTests(TwilioFixture fx)
         var moved = await ToolAsync(c, phone, "reschedule_appointment", new { slotId = c.LongSlots[1] });
         Assert.StartsWith("Moved the appointment from ", moved.Text);
         Assert.Equal(c.LongSlots[1], await TestApp.ScalarAsync<Guid>("select slot_id from bookings where clinic_id = $1", c.Id));
-        Assert.Contains("your Rhinoplasty appointment has moved to ", (await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(15))).Body);
+        Assert.Contains("your Rhinoplasty appointment has moved to ", (await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60))).Body);
     }
 
     // --- the booking page ----------------------------------------------------------------------------

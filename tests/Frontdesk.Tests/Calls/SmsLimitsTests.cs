@@ -100,7 +100,7 @@ public class SmsLimitsTests(TwilioFixture fx)
         }
         using (var ok = await client.PostAsJsonAsync("/functions/v1/trigger_followup_sms", CallEnded(French)))
             Assert.Equal(HttpStatusCode.Accepted, ok.StatusCode);
-        await fx.Fake.WaitForAsync(French, TimeSpan.FromSeconds(5));
+        await fx.Fake.WaitForAsync(French, TimeSpan.FromSeconds(60));
         using var uk = await client.PostAsJsonAsync("/functions/v1/trigger_followup_sms", CallEnded(TwilioFixture.NewPhone()));
         await ProblemAsync(uk, HttpStatusCode.UnprocessableEntity, Problems.SmsCountryNotAllowed);
     }
@@ -198,14 +198,14 @@ public class SmsLimitsTests(TwilioFixture fx)
         using (var r = await client.PostAsJsonAsync("/functions/v1/trigger_followup_sms",
                    CallEnded(phone, name: "Jane. Your account is locked, log in at https://evil.example/x")))
             Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         Assert.StartsWith("Hi there,", sms.Body);
         Assert.DoesNotContain("evil.example", sms.Body);
 
         var other = TwilioFixture.NewPhone();
         using (var r = await client.PostAsJsonAsync("/functions/v1/trigger_followup_sms", CallEnded(other, name: "Zoë O'Brien-Núñez")))
             Assert.Equal(HttpStatusCode.Accepted, r.StatusCode);
-        Assert.StartsWith("Hi Zoë O'Brien-Núñez,", (await fx.Fake.WaitForAsync(other, TimeSpan.FromSeconds(5))).Body);
+        Assert.StartsWith("Hi Zoë O'Brien-Núñez,", (await fx.Fake.WaitForAsync(other, TimeSpan.FromSeconds(60))).Body);
     }
 
     [Fact]

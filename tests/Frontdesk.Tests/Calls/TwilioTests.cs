@@ -69,7 +69,7 @@ public class TwilioTests(TwilioFixture fx)
         var phone = TwilioFixture.NewPhone();
         fx.Fake.Script(phone, (429, 20429), (503, 20500));
         var messageId = await TriggerAsync(clinic.Id, phone);
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(10));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         await Task.Delay(500);
         Assert.Single(fx.Fake.For(phone));
         Assert.Equal(3, fx.Fake.AttemptsFor(phone));
@@ -131,7 +131,7 @@ public class TwilioTests(TwilioFixture fx)
         var (clinic, _) = await TwilioFixture.ClinicAsync();
         var phone = TwilioFixture.NewPhone();
         var messageId = await TriggerAsync(clinic.Id, phone);
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         await FollowUpTests.WaitUntilAsync(async () => await TestApp.ScalarAsync<string>("select twilio_sid from sms_messages where id = $1", messageId) == sms.Sid);
 
         var delivered = await SignedAsync("/twilio/status", [("MessageSid", sms.Sid), ("MessageStatus", "delivered"), ("AccountSid", FakeTwilio.AccountSid)]);
@@ -184,7 +184,7 @@ public class TwilioTests(TwilioFixture fx)
         await SignedAsync("/twilio/inbound", [("From", phone), ("To", clinicNumber), ("Body", "START")]);
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from sms_opt_outs where clinic_id = $1 and phone_hash = $2", clinic.Id, hash));
         await TriggerAsync(clinic.Id, phone);
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         Assert.Equal(clinicNumber, sms.From);   // the clinic's own number overrides TWILIO_FROM
     }
 }

@@ -29,7 +29,7 @@ public class VapiRetryTests(TwilioFixture fx)
 
         var retry = await fx.VapiAsync(secret, Report(call, phone, Rhinoplasty, "2026-01-14T10:04:06.123Z"));
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(10));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         Assert.Contains("/guides/rhinoplasty-guide.pdf", sms.Body);
 
         Assert.Equal(HttpStatusCode.OK, (await fx.VapiAsync(secret, Report(call, phone, Rhinoplasty, "2026-01-14T10:04:06.123Z"))).StatusCode);
@@ -68,7 +68,7 @@ public class VapiRetryTests(TwilioFixture fx)
         }
 
         Assert.Equal(HttpStatusCode.OK, (await fx.VapiAsync(secret, report)).StatusCode);
-        await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(10));
+        await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         Assert.Equal(HttpStatusCode.OK, (await fx.VapiAsync(secret, report)).StatusCode);
         Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from sms_messages where clinic_id = $1", clinic.Id));
     }

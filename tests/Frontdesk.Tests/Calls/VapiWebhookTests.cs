@@ -78,7 +78,7 @@ public class VapiWebhookTests(TwilioFixture fx)
 
         var first = await Task.WhenAll(fx.VapiAsync(secret, report), fx.VapiAsync(secret, report));
         Assert.All(first, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         Assert.Contains("/guides/rhinoplasty-guide.pdf", sms.Body);
         Assert.Equal(HttpStatusCode.OK, (await fx.VapiAsync(secret, report)).StatusCode);
         await Task.Delay(1000);
@@ -107,7 +107,7 @@ public class VapiWebhookTests(TwilioFixture fx)
         var report = Report(NewCall(), phone, "User: how much is it and how long is recovery", 1768385046123L,
             analysis: new { summary = "Asked about a facelift", structuredData = new { procedure = "Facelift", bookingConfirmed = false }, successEvaluation = "false" });
         Assert.Equal(HttpStatusCode.OK, (await fx.VapiAsync(secret, report)).StatusCode);
-        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
+        var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         Assert.Contains("https://frontdesk.test/guides/facelift-guide.pdf", sms.Body);
     }
 

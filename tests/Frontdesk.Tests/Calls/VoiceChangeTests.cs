@@ -15,7 +15,7 @@ namespace Frontdesk.Tests.Calls;
 [Collection("twilio")]
 public class VoiceChangeTests(TwilioFixture fx)
 {
-    static readonly TimeSpan SmsWait = TimeSpan.FromSeconds(15);
+    static readonly TimeSpan SmsWait = TimeSpan.FromSeconds(60);
 
     async Task<(string Text, bool Error)> ToolAsync(string secret, string call, string? phone, string name, object args, string? toolCallId = null) =>
         Result(await TwilioFixture.JsonAsync(await fx.VapiAsync(secret,

@@ -122,7 +122,7 @@ public class PatientDataJourneyTests(TwilioFixture fx)
         var callId = Guid.NewGuid().ToString();
 
         Assert.Equal(HttpStatusCode.OK, (await fx.VapiAsync(secret, Report(callId, caller, DateTimeOffset.UtcNow))).StatusCode);
-        var followUp = await fx.Fake.WaitForAsync(caller.Phone, TimeSpan.FromSeconds(10));
+        var followUp = await fx.Fake.WaitForAsync(caller.Phone, TimeSpan.FromSeconds(60));
         Assert.StartsWith($"Hi {caller.FullName}, ", followUp.Body);
         var bookingPath = LinkIn(followUp.Body, "/book/");
 

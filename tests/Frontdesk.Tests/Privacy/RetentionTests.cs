@@ -73,8 +73,8 @@ public class RetentionTests(TwilioFixture fx)
         string oldPhone = TwilioFixture.NewPhone(), newPhone = TwilioFixture.NewPhone();
         Assert.Equal(HttpStatusCode.OK, (await fx.VapiAsync(secret, Report(oldCall, oldPhone, "User: a facelift please, I'm Ottoline Brisk"))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await fx.VapiAsync(secret, Report(newCall, newPhone, "User: a facelift please, I'm Perpetua Vane"))).StatusCode);
-        await fx.Fake.WaitForAsync(oldPhone, TimeSpan.FromSeconds(10));
-        await fx.Fake.WaitForAsync(newPhone, TimeSpan.FromSeconds(10));
+        await fx.Fake.WaitForAsync(oldPhone, TimeSpan.FromSeconds(60));
+        await fx.Fake.WaitForAsync(newPhone, TimeSpan.FromSeconds(60));
         await FollowUpTests.WaitUntilAsync(async () => await TestApp.ScalarAsync<long>(
             "select count(*) from sms_messages where clinic_id = $1 and twilio_sid is not null", clinic.Id) == 2);
         var oldLead = await TestApp.ScalarAsync<Guid>("select id from leads where clinic_id = $1 and call_id = $2", clinic.Id, oldCall);
