@@ -14,7 +14,7 @@ sealed record CallerBooking(Guid Id, DateTimeOffset StartsAt);
 static class ToolArgs
 {
     public static string? Text(JsonElement args, string name, int max = 200) =>
-        args.Str(name) is { } s && !string.IsNullOrWhiteSpace(s) ? (s.Length > max ? s[..max] : s.Trim()) : null;
+        args.Scalar(name) is { } s && !string.IsNullOrWhiteSpace(s) ? (s.Length > max ? s[..max] : s.Trim()) : null;
 
     public static JsonObject Schema(params (string Name, string Type, string Description)[] properties) => new()
     {

@@ -106,7 +106,7 @@ public static class VapiEvents
             EndedReason = message.Str("endedReason"),
             StartedAt = isReport ? VapiMessage.Time(message.Get("startedAt")) : null,
             EndedAt = isReport ? VapiMessage.Time(message.Get("endedAt")) : null,
-            Cost = isReport && message.Get("cost") is { ValueKind: JsonValueKind.Number } c ? c.GetDecimal() : (decimal?)null,
+            Cost = isReport && message.Get("cost") is { ValueKind: JsonValueKind.Number } c ? c.TryGetDecimal(out var cost) ? cost : (decimal?)null : null,
             Summary = message.Str("analysis", "summary") ?? message.Str("summary"),
             Structured = message.Get("analysis", "structuredData") is { ValueKind: JsonValueKind.Object } sd ? sd.GetRawText() : null,
             Success = message.Str("analysis", "successEvaluation"),

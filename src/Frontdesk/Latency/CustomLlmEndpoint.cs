@@ -94,13 +94,17 @@ public static partial class CustomLlmEndpoint
             return;
         }
 
-        JsonElement body;
+        using var received = new MemoryStream();
+        await http.Request.Body.CopyToAsync(received, ct);
+        if (!InputGuard.TryParseJson(received.GetBuffer().AsMemory(0, (int)received.Length), out var body, out var unreadable))
+        {
+            await unreadable!.ExecuteAsync(http);
+            return;
+        }
         List<ChatMessage> messages;
         ChatOptions options;
         try
         {
-            using var doc = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: ct);
-            body = doc.RootElement.Clone();
             if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("messages", out var raw) || raw.ValueKind != JsonValueKind.Array || raw.GetArrayLength() == 0)
             {
                 await Problems.Invalid("messages must be a non-empty array.").ExecuteAsync(http);

@@ -48,7 +48,8 @@ public static partial class TwilioEndpoints
             return ([], Problems.Problem(401, Problems.Unauthorized, "X-Twilio-Signature is required"));
         if (!request.HasFormContentType)
             return ([], Problems.Problem(415, Problems.UnsupportedMediaType, "Expected application/x-www-form-urlencoded"));
-        var form = await request.ReadFormAsync(ct);
+        var (form, unreadable) = await InputGuard.ReadFormAsync(request, ct);
+        if (form is null) return ([], unreadable);
         var pairs = form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
         var url = urls.Base + request.Path + request.QueryString;
         return TwilioSignature.IsValid(options.AuthToken!, url, pairs, signature)

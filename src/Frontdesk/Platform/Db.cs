@@ -15,9 +15,14 @@ public sealed record RequestClaims(string Role, Guid? ClinicId, string? Subject,
 
     public bool IsService => Role == ServiceRole;
 
+    /// <summary>One of the named <see cref="SystemPath"/>s, not a caller's token.</summary>
+    public bool IsSystemPath => IsService && Subject?.StartsWith(SystemSubjectPrefix, StringComparison.Ordinal) == true;
+
     /// <summary>A named system path running as service_role (BYPASSRLS). Every caller is listed in
     /// SystemPaths so the bypasses can be reviewed in one place.</summary>
-    public static RequestClaims AsSystem(SystemPath path) => new(ServiceRole, null, "system:" + path, null);
+    public static RequestClaims AsSystem(SystemPath path) => new(ServiceRole, null, SystemSubjectPrefix + path, null);
+
+    const string SystemSubjectPrefix = "system:";
 
     public static RequestClaims ForClinic(Guid clinicId, string subject, string? appRole = null) =>
         new(Authenticated, clinicId, subject, appRole);
@@ -190,9 +195,11 @@ public sealed class DbSession : IAsyncDisposable
             }
             return await read(reader, cmd);
         }
-        catch
+        catch (Exception e)
         {
             _failed = true;
+            // A system path's statements carry no client input: its failures are ours (HttpPipeline keeps them 500).
+            if (_claims.IsSystemPath) e.Data[HttpPipeline.SystemPathKey] = _claims.Subject;
             throw;
         }
     }
