@@ -14,10 +14,25 @@ if (args is ["migrate", ..])
     return await Commands.MigrateAsync(args);
 if (args is ["rotate-keys", ..])
     return await Commands.RotateKeysAsync(args[1..]);
+if (args is ["app-login", ..])
+    return await Commands.AppLoginAsync(args, Console.In);
 
-var app = Frontdesk.FrontdeskApp.Build(args);
-await app.RunAsync();
-return 0;
+try
+{
+    var app = Frontdesk.FrontdeskApp.Build(args);
+    // The start-up checks and the database first, so that a problem the operator must fix is reported
+    // below as one line, before the host would log it with a stack trace.
+    app.Services.GetService<Microsoft.Extensions.Options.IStartupValidator>()?.Validate();
+    app.Services.GetRequiredService<DatabaseHost>();
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (StartupException.Describe(e) is { } problem)
+{
+    // A missing secret or an unusable data folder is the operator's to fix: one line, no stack trace.
+    Console.Error.WriteLine($"Frontdesk cannot start: {problem}");
+    return 1;
+}
 
 public partial class Program;
 

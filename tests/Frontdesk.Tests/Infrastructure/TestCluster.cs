@@ -9,19 +9,29 @@ namespace Frontdesk.Tests.Infrastructure;
 /// </summary>
 public static class TestCluster
 {
-    static readonly Lazy<Task<string>> Admin = new(StartAsync);
+    static readonly Lazy<Task<TestDatabase>> Started = new(StartAsync);
 
-    public static Task<string> AdminConnectionStringAsync() => Admin.Value;
+    public static Task<TestDatabase> DatabaseAsync() => Started.Value;
 
-    public static string AdminConnectionString => Admin.Value.GetAwaiter().GetResult();
+    public static async Task<string> AdminConnectionStringAsync() => (await Started.Value).AdminConnectionString;
 
-    static async Task<string> StartAsync()
+    public static string AdminConnectionString => Started.Value.GetAwaiter().GetResult().AdminConnectionString;
+
+    /// <summary>The request-path login (frontdesk_app) on the same database.</summary>
+    public static string AppConnectionString => Started.Value.GetAwaiter().GetResult().AppConnectionString;
+
+    static async Task<TestDatabase> StartAsync()
     {
         var external = Environment.GetEnvironmentVariable("FRONTDESK_TEST_DATABASE_URL");
-        string admin;
+        string admin, app;
         if (!string.IsNullOrWhiteSpace(external))
         {
             admin = DatabaseHost.ToConnectionString(external);
+            // frontdesk_app on the same server unless given (it has no password until `-- app-login`).
+            var appUrl = Environment.GetEnvironmentVariable("FRONTDESK_TEST_APP_DATABASE_URL");
+            app = string.IsNullOrWhiteSpace(appUrl)
+                ? new Npgsql.NpgsqlConnectionStringBuilder(admin) { Username = "frontdesk_app", Password = null, Pooling = true }.ConnectionString
+                : DatabaseHost.ToConnectionString(appUrl);
         }
         else
         {
@@ -37,8 +47,9 @@ public static class TestCluster
                 try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             };
             admin = pg.AdminConnectionString();
+            app = pg.AppConnectionString();
         }
         await Migrator.ApplyAsync(admin, CancellationToken.None);
-        return admin;
+        return new TestDatabase("bare", admin, app);
     }
 }
