@@ -34,6 +34,39 @@ public partial class MalformedInputTests(TwilioFixture twilio, HardenedHost host
         return JsonDocument.Parse(text).RootElement.GetProperty("type").GetString()!;
     }
 
+    /// <summary>The twelve measured inputs (issue 14): each a request and the problem type it must get.</summary>
+    internal static (string Name, Func<Task<HttpResponseMessage>> Send, string Type)[] MeasuredCases(
+        HttpClient vapi, HttpClient admin, HttpClient service, Guid clinicId, Guid patientId, string namePrefix)
+    {
+        var badUtf8 = Encoding.UTF8.GetBytes(Report(Guid.NewGuid().ToString(), ", \"x\": \"ab\""));
+        badUtf8[Array.LastIndexOf(badUtf8, (byte)'b')] = 0xFF;   // a byte that is never UTF-8
+
+        return
+        [
+            ("empty call.id in an end-of-call report", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(Report(""))), Problems.Validation),
+            ("empty call.id in a tool call", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(ToolCall(""))), Problems.Validation),
+            ("400-character status", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(
+                "{\"message\": {\"type\": \"status-update\", \"status\": \"" + new string('s', 400) + "\", \"call\": {\"id\": \"" + Guid.NewGuid() + "\"}}}")), Problems.Validation),
+            ("invalid UTF-8", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(badUtf8)), Problems.MalformedRequest),
+            ("lone surrogate", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(
+                Report(Guid.NewGuid().ToString()).Replace("Asked about", "Asked \\ud800 about", StringComparison.Ordinal))), Problems.MalformedRequest),
+            ("cost 1e30", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(
+                Report(Guid.NewGuid().ToString()).Replace("\"cost\": 0.12", "\"cost\": 1e30", StringComparison.Ordinal))), Problems.Validation),
+            ("NUL in a call summary", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(
+                Report(Guid.NewGuid().ToString()).Replace("Asked about", "Asked\\u0000about", StringComparison.Ordinal))), Problems.MalformedRequest),
+            ("NUL in a clinic name", () => service.PostAsJsonAsync("/api/clinics", new { name = namePrefix + "\0x", timezone = "Europe/London" }), Problems.MalformedRequest),
+            ("NUL in a patient name", () => admin.PostAsJsonAsync($"/api/clinics/{clinicId}/patients", new { name = "Ja\0ne", phone = TwilioFixture.NewPhone() }), Problems.MalformedRequest),
+            ("NUL in patientName of trigger_followup_sms", () => admin.PostAsJsonAsync("/functions/v1/trigger_followup_sms", new
+            {
+                eventType = "call_ended", callId = "call_" + Guid.NewGuid().ToString("N"), patientPhone = TwilioFixture.NewPhone(), patientName = "Ja\0ne",
+                keyword = "Rhinoplasty", bookingConfirmed = false, transcript = "rhinoplasty",
+            }), Problems.MalformedRequest),
+            ("NUL in a redact_and_store_pii transcript", () => admin.PostAsJsonAsync("/functions/v1/redact_and_store_pii",
+                new { clinicId, patientId, transcript = "my email is jane\0@example.com" }), Problems.MalformedRequest),
+            ("a number as the message type", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json("""{"message":{"type":42}}""")), Problems.Validation),
+        ];
+    }
+
     [Fact]
     public async Task The_inputs_measured_at_500_are_400_problems_and_store_nothing()
     {
@@ -48,33 +81,7 @@ public partial class MalformedInputTests(TwilioFixture twilio, HardenedHost host
         using var vapi = HardenedHost.VapiClient(app, secret);
         using var admin = HardenedHost.Bearer(app, TestApp.Token(RequestClaims.ForClinic(clinic.Id, "u-admin", "admin")));
         using var service = HardenedHost.Bearer(app, TestApp.ServiceToken());
-        var badUtf8 = Encoding.UTF8.GetBytes(Report(Guid.NewGuid().ToString(), ", \"x\": \"ab\""));
-        badUtf8[Array.LastIndexOf(badUtf8, (byte)'b')] = 0xFF;   // a byte that is never UTF-8
-
-        var cases = new (string Name, Func<Task<HttpResponseMessage>> Send, string Type)[]
-        {
-            ("empty call.id in an end-of-call report", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(Report(""))), Problems.Validation),
-            ("empty call.id in a tool call", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(ToolCall(""))), Problems.Validation),
-            ("400-character status", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(
-                "{\"message\": {\"type\": \"status-update\", \"status\": \"" + new string('s', 400) + "\", \"call\": {\"id\": \"" + Guid.NewGuid() + "\"}}}")), Problems.Validation),
-            ("invalid UTF-8", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(badUtf8)), Problems.MalformedRequest),
-            ("lone surrogate", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(
-                Report(Guid.NewGuid().ToString()).Replace("Asked about", "Asked \\ud800 about", StringComparison.Ordinal))), Problems.MalformedRequest),
-            ("cost 1e30", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(
-                Report(Guid.NewGuid().ToString()).Replace("\"cost\": 0.12", "\"cost\": 1e30", StringComparison.Ordinal))), Problems.Validation),
-            ("NUL in a call summary", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json(
-                Report(Guid.NewGuid().ToString()).Replace("Asked about", "Asked\\u0000about", StringComparison.Ordinal))), Problems.MalformedRequest),
-            ("NUL in a clinic name", () => service.PostAsJsonAsync("/api/clinics", new { name = namePrefix + "\0x", timezone = "Europe/London" }), Problems.MalformedRequest),
-            ("NUL in a patient name", () => admin.PostAsJsonAsync($"/api/clinics/{clinic.Id}/patients", new { name = "Ja\0ne", phone = TwilioFixture.NewPhone() }), Problems.MalformedRequest),
-            ("NUL in patientName of trigger_followup_sms", () => admin.PostAsJsonAsync("/functions/v1/trigger_followup_sms", new
-            {
-                eventType = "call_ended", callId = "call_" + Guid.NewGuid().ToString("N"), patientPhone = TwilioFixture.NewPhone(), patientName = "Ja\0ne",
-                keyword = "Rhinoplasty", bookingConfirmed = false, transcript = "rhinoplasty",
-            }), Problems.MalformedRequest),
-            ("NUL in a redact_and_store_pii transcript", () => admin.PostAsJsonAsync("/functions/v1/redact_and_store_pii",
-                new { clinicId = clinic.Id, patientId, transcript = "my email is jane\0@example.com" }), Problems.MalformedRequest),
-            ("a number as the message type", () => vapi.PostAsync("/vapi/webhook", HardenedHost.Json("""{"message":{"type":42}}""")), Problems.Validation),
-        };
+        var cases = MeasuredCases(vapi, admin, service, clinic.Id, patientId, namePrefix);
 
         var failures = new List<string>();
         foreach (var (name, send, type) in cases)
