@@ -6,7 +6,9 @@ using Microsoft.AspNetCore.Mvc;
 namespace Frontdesk.Messaging;
 
 /// <summary>Twilio's callbacks: delivery status and inbound messages (STOP / START / HELP). Both are
-/// authenticated by X-Twilio-Signature over FRONTDESK_PUBLIC_BASE_URL + path + query.</summary>
+/// authenticated by X-Twilio-Signature over FRONTDESK_PUBLIC_BASE_URL + path + query: HMAC-SHA1 with
+/// the auth token, or, when X-Twilio-Webhooks-Signature-Settings names a SharedKey, that key's secret
+/// and algorithm (TWILIO_WEBHOOK_SHARED_KEYS).</summary>
 sealed record ClinicName(Guid Id, string Name);
 
 public static partial class TwilioEndpoints
@@ -40,7 +42,7 @@ public static partial class TwilioEndpoints
 
     /// <summary>Null when the request carries a valid signature; otherwise the problem to return.</summary>
     static async Task<(IReadOnlyList<KeyValuePair<string, string>> Form, ProblemHttpResult? Problem)> VerifyAsync(
-        HttpRequest request, TwilioOptions options, PublicUrl urls, CancellationToken ct)
+        HttpRequest request, TwilioOptions options, PublicUrl urls, ILoggerFactory loggers, CancellationToken ct)
     {
         if (!options.Configured)
             return ([], Problems.Problem(503, Problems.Unavailable, "Twilio is not configured"));
@@ -52,7 +54,22 @@ public static partial class TwilioEndpoints
         if (form is null) return ([], unreadable);
         var pairs = form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
         var url = urls.Base + request.Path + request.QueryString;
-        return TwilioSignature.IsValid(options.AuthToken!, url, pairs, signature)
+        var key = options.AuthToken!;
+        var algorithm = TwilioSignatureAlgorithm.HmacSha1;
+        if (request.Headers[TwilioSignature.SettingsHeader] is [{ Length: > 0 } settings])
+        {
+            if (!TwilioSignature.TryReadSettings(settings, out var keyId, out algorithm))
+                return ([], Problems.Problem(403, Problems.Forbidden, "Unsupported signature settings",
+                    $"{TwilioSignature.SettingsHeader} must name a key and HMAC_SHA1 or HMAC_SHA256."));
+            if (!options.WebhookSharedKeys.TryGetValue(keyId, out var shared))
+            {
+                Log.UnknownSharedKey(loggers.CreateLogger("Frontdesk.Messaging"), keyId);
+                return ([], Problems.Problem(403, Problems.Forbidden, "Signed with a SharedKey this server does not have",
+                    $"Add SharedKey {keyId} to TWILIO_WEBHOOK_SHARED_KEYS."));
+            }
+            key = shared;
+        }
+        return TwilioSignature.IsValid(key, url, pairs, signature, algorithm)
             ? (pairs, null)
             : ([], Problems.Problem(403, Problems.Forbidden, "X-Twilio-Signature does not match"));
     }
@@ -60,9 +77,10 @@ public static partial class TwilioEndpoints
     static string? Get(IReadOnlyList<KeyValuePair<string, string>> form, string name) =>
         form.FirstOrDefault(p => p.Key == name).Value;
 
-    static async Task<Results<NoContent, ProblemHttpResult>> Status(HttpRequest request, TwilioOptions options, PublicUrl urls, Db db, CancellationToken ct)
+    static async Task<Results<NoContent, ProblemHttpResult>> Status(HttpRequest request, TwilioOptions options, PublicUrl urls, Db db,
+        ILoggerFactory loggers, CancellationToken ct)
     {
-        var (form, problem) = await VerifyAsync(request, options, urls, ct);
+        var (form, problem) = await VerifyAsync(request, options, urls, loggers, ct);
         if (problem is not null) return problem;
         var sid = Get(form, "MessageSid") ?? Get(form, "SmsSid");
         var status = Get(form, "MessageStatus") ?? Get(form, "SmsStatus");
@@ -88,7 +106,7 @@ public static partial class TwilioEndpoints
     static async Task<Results<ContentHttpResult, ProblemHttpResult>> Inbound(HttpRequest request, TwilioOptions options, PublicUrl urls, Db db,
         ILoggerFactory loggers, CancellationToken ct)
     {
-        var (form, problem) = await VerifyAsync(request, options, urls, ct);
+        var (form, problem) = await VerifyAsync(request, options, urls, loggers, ct);
         if (problem is not null) return problem;
         var from = Phone.ToE164(Get(form, "From"));
         var to = Get(form, "To");
@@ -132,5 +150,8 @@ public static partial class TwilioEndpoints
     {
         [LoggerMessage(Level = LogLevel.Information, Message = "Inbound SMS consent change {Action} for {Clinics} clinic(s)")]
         public static partial void Consent(ILogger logger, string action, int clinics);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Twilio callback signed with SharedKey {KeyId}, which TWILIO_WEBHOOK_SHARED_KEYS lacks: refused")]
+        public static partial void UnknownSharedKey(ILogger logger, string keyId);
     }
 }
