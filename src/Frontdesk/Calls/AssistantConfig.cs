@@ -36,6 +36,9 @@ public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IV
         {
             ["url"] = urls.For("/vapi/webhook"),
             ["headers"] = new JsonObject { ["X-Vapi-Secret"] = clinic.Secret },
+            // Vapi retries nothing by default; with a plan it retries non-2xx answers, such as the 503
+            // Retry-After a duplicate gets while the first delivery is still being processed.
+            ["backoffPlan"] = new JsonObject { ["type"] = "exponential", ["maxRetries"] = 5, ["baseDelaySeconds"] = 2 },
         };
         var messages = new JsonArray(ServerMessages.Select(m => (JsonNode)m).ToArray());
         var wantsKnowledge = handlers.Any(h => h.Type == "knowledge-base-request");

@@ -59,8 +59,9 @@ public static partial class VapiMessage
             return "call.id is 1–200 characters.";
         if (message.Str("status") is { Length: > 100 })
             return "status is at most 100 characters.";
-        if (message.Get("cost") is { } cost && (cost.ValueKind != JsonValueKind.Number || !cost.TryGetDecimal(out _)))
-            return "cost must be a number.";
+        foreach (var number in (string[])["cost", "durationSeconds"])
+            if (message.Get(number) is { } n && (n.ValueKind != JsonValueKind.Number || !n.TryGetDecimal(out _)))
+                return $"{number} must be a number.";
         return null;
     }
 

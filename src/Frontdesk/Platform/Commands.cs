@@ -29,14 +29,16 @@ public static class Commands
         });
     }
 
-    /// <summary><c>-- rotate-keys</c>: re-wraps every patient data key under FRONTDESK_MASTER_KEY, unwrapping
+    /// <summary><c>-- rotate-keys</c>: re-wraps every patient and caller data key and every clinic's lookup key under FRONTDESK_MASTER_KEY, unwrapping
     /// with the keys in FRONTDESK_MASTER_KEYS_RETIRED. Ciphertexts are not touched.</summary>
     public static Task<int> RotateKeysAsync(string[] args) => ReportFailures(async () =>
     {
         await using var app = Frontdesk.FrontdeskApp.Build(args);
         var vault = app.Services.GetRequiredService<Frontdesk.Privacy.Vault>();
         var count = await vault.RewrapAllAsync(app.Services.GetRequiredService<Db>(), CancellationToken.None);
-        Console.WriteLine($"Re-wrapped {count} patient data keys under {app.Services.GetRequiredService<Frontdesk.Privacy.IKeyEncryptionKeys>().CurrentKeyId}.");
+        Console.WriteLine($"Re-wrapped {count} keys under {app.Services.GetRequiredService<Frontdesk.Privacy.IKeyEncryptionKeys>().CurrentKeyId}.");
+        var vapiKeys = await app.Services.GetRequiredService<Frontdesk.Calls.VapiApiKeys>().RewrapAllAsync(app.Services.GetRequiredService<Db>(), CancellationToken.None);
+        Console.WriteLine($"Re-sealed {vapiKeys} Vapi API keys.");
         return 0;
     });
 

@@ -57,13 +57,22 @@ public sealed class DatabaseHost : IAsyncDisposable
             // request paths always pool.
             Pooling = true,
             // Request paths repeat a few hundred statement shapes; preparing them once per
-            // connection skips parse and plan on every call (the tenant preamble included).
-            MaxAutoPrepare = 256,
+            // connection skips parse and plan on every call (the tenant preamble included) —
+            // unless the connection string says otherwise: behind a transaction pooler (Supabase's
+            // port 6543) a prepared statement does not outlive the transaction, so the URL carries
+            // MaxAutoPrepare=0 there (README, "Deploy on Supabase").
+            MaxAutoPrepare = SetsMaxAutoPrepare(connectionString) ? new NpgsqlConnectionStringBuilder(connectionString).MaxAutoPrepare : 256,
             AutoPrepareMinUsages = 2,
         };
         if (csb.MaxPoolSize == 100) csb.MaxPoolSize = 150;
         var builder = new NpgsqlDataSourceBuilder(csb.ConnectionString);
         return builder.Build();
+    }
+
+    static bool SetsMaxAutoPrepare(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        return given.Keys.Cast<string>().Any(k => k.Replace(" ", "", StringComparison.Ordinal).Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>Accepts postgres:// URLs (Supabase, Heroku style) and Npgsql connection strings.</summary>

@@ -61,6 +61,11 @@ public enum SystemPath
     Health,
     /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>
     KeyRotation,
+    /// <summary>Outbox counts across clinics for /healthz and metrics (numbers only, no row contents).</summary>
+    Monitoring,
+    /// <summary>The retention worker: purges call content past each clinic's retention, minimises
+    /// leads that never converted, and seals personal values stored before issue 13 (every clinic).</summary>
+    Retention,
 }
 
 /// <summary>
@@ -168,7 +173,17 @@ public sealed class DbSession : IAsyncDisposable
 
     public NpgsqlTransaction? Transaction => _tx;
 
-    public Task CommitAsync(CancellationToken ct) => _tx?.CommitAsync(ct) ?? Task.CompletedTask;
+    public async Task CommitAsync(CancellationToken ct)
+    {
+        if (_tx is not null) await _tx.CommitAsync(ct);
+        foreach (var action in _afterCommit ?? []) action();
+    }
+
+    List<Action>? _afterCommit;
+
+    /// <summary>Runs <paramref name="action"/> once this transaction has committed (e.g. wake a worker
+    /// for a job it wrote); dropped when it rolls back. For work written by code that does not commit.</summary>
+    public void AfterCommit(Action action) => (_afterCommit ??= []).Add(action);
 
     async Task<TResult> RunAsync<TResult>(string sql, object? args, Func<NpgsqlDataReader, NpgsqlBatchCommand, Task<TResult>> read, CancellationToken ct)
     {

@@ -7,6 +7,7 @@ public sealed class HealthDetails
 {
     readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<string>> _checks = new();
     public void Add(string name, Func<string> check) => _checks[name] = check;
+    public void Remove(string name) => _checks.TryRemove(name, out _);
     public IDictionary<string, string> Snapshot() => _checks.ToDictionary(kv => kv.Key, kv => kv.Value());
 }
 

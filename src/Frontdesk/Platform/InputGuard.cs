@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.Unicode;
 
@@ -97,5 +99,20 @@ public static class InputGuard
             }
             previous?.Invoke(value);
         };
+    }
+
+    /// <summary>A body (or member) bound as JsonElement is checked like a body a handler parses itself:
+    /// the stock converter takes invalid UTF-8 and lone surrogates, and the handler's first
+    /// GetString or property name then throws (a 500). OpenAPI already describes JsonElement as "any".</summary>
+    public sealed class CheckedJsonElement : JsonConverter<JsonElement>
+    {
+        public override JsonElement Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            using var doc = JsonDocument.ParseValue(ref reader);
+            if (JsonProblem(JsonMarshal.GetRawUtf8Value(doc.RootElement)) is { } why) throw new JsonException(why);
+            return doc.RootElement.Clone();
+        }
+
+        public override void Write(Utf8JsonWriter writer, JsonElement value, JsonSerializerOptions options) => value.WriteTo(writer);
     }
 }

@@ -151,10 +151,12 @@ public sealed class LocalPostgres
         return true;
     }
 
-    public async Task StopAsync()
+    /// <param name="immediate">For a throwaway cluster at process exit: no checkpoint and no waiting, so
+    /// the signal is sent before a test host's exit deadline (SweepStale removes what is left).</param>
+    public async Task StopAsync(bool immediate = false)
     {
         if (File.Exists(Path.Combine(ClusterDir, "postmaster.pid")))
-            await RunAsync("pg_ctl", ["-D", ClusterDir, "-m", "fast", "-w", "stop"], CancellationToken.None, throwOnError: false);
+            await RunAsync("pg_ctl", ["-D", ClusterDir, "-m", immediate ? "immediate" : "fast", immediate ? "-W" : "-w", "stop"], CancellationToken.None, throwOnError: false);
     }
 
     async Task InitAsync(bool durable, CancellationToken ct)

@@ -45,13 +45,19 @@ public static class PlatformServices
             // Text PostgreSQL cannot store (NUL) is refused at binding: a 400, not a 500 from the database.
             o.SerializerOptions.TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.WithAddedModifier(
                 o.SerializerOptions.TypeInfoResolver ?? new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(), InputGuard.RejectNul);
+            o.SerializerOptions.Converters.Add(new InputGuard.CheckedJsonElement());
         });
         services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();
 
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("frontdesk"))
-            .WithTracing(t => t.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddNpgsql())
+            .WithTracing(t => t.AddAspNetCoreInstrumentation(o => o.EnrichWithHttpRequest = (activity, request) =>
+                {
+                    // Spans never carry a link token or a query string (issue 13).
+                    activity.SetTag("url.path", RequestLog.Redact(request.Path));
+                    activity.SetTag("url.query", null);
+                }).AddHttpClientInstrumentation().AddNpgsql())
             .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddMeter("Npgsql")
                 .AddMeter("Frontdesk"));
         if (!string.IsNullOrWhiteSpace(config["OTEL_EXPORTER_OTLP_ENDPOINT"]))

@@ -30,6 +30,7 @@ public class AssistantSchemaTests
             "name", "observabilityPlan", "server", "serverMessages", "startSpeakingPlan", "stopSpeakingPlan", "tools:append", "transcriber",
             "transportConfigurations", "variableValues", "voice", "voicemailDetection", "voicemailMessage"],
         ["Server"] = ["backoffPlan", "credentialId", "encryptedPaths", "headers", "staticIpAddressesEnabled", "timeoutSeconds", "url"],
+        ["BackoffPlan"] = ["baseDelaySeconds", "excludedStatusCodes", "maxRetries", "type"],
         ["OpenAIModel"] = ["emotionRecognitionEnabled", "fallbackModels", "knowledgeBase", "maxTokens", "messages", "model", "numFastTurns",
             "promptCacheKey", "promptCacheRetention", "provider", "reasoningEffort", "temperature", "toolIds", "toolRefs",
             "toolStrictCompatibilityMode", "tools"],
@@ -129,6 +130,12 @@ public class AssistantSchemaTests
                 case ("AssistantRequestResponse", "assistant"): Check(child, "CreateAssistantDTO", at, problems); break;
                 case ("AssistantRequestResponse", "assistantOverrides"): Check(child, "AssistantOverrides", at, problems); break;
                 case (_, "server"): Check(child, "Server", at, problems); break;
+                case ("Server", "backoffPlan"):
+                    Check(child, "BackoffPlan", at, problems);
+                    if (child.GetProperty("type").GetString() is not ("fixed" or "exponential")) problems.Add($"{at}.type is not fixed or exponential");
+                    if (child.GetProperty("maxRetries").GetDouble() is < 0 or > 10) problems.Add($"{at}.maxRetries is outside 0–10");
+                    if (child.GetProperty("baseDelaySeconds").GetDouble() is < 0 or > 10) problems.Add($"{at}.baseDelaySeconds is outside 0–10");
+                    break;
                 case ("CreateAssistantDTO" or "AssistantOverrides", "model"): Check(child, "OpenAIModel", at, problems); break;
                 case ("CreateAssistantDTO" or "AssistantOverrides", "analysisPlan"): Check(child, "AnalysisPlan", at, problems); break;
                 case ("AnalysisPlan", "structuredDataPlan"): Check(child, "StructuredDataPlan", at, problems); break;

@@ -57,11 +57,7 @@ public static class SupabaseCluster
                 """,
         });
         await pg.StartAsync(durable: false, CancellationToken.None);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            pg.StopAsync().GetAwaiter().GetResult();
-            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        };
+        TestCluster.StopAtExit(pg, dir);
         SuperuserConnectionString = pg.AdminConnectionString();
 
         PostgresPassword = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));

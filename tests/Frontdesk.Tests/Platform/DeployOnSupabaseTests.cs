@@ -40,14 +40,32 @@ public class DeployOnSupabaseTests
             Assert.Equal(0L, (long)(await ours.ExecuteScalarAsync())!);
         }
 
+        await AssertServiceWorksAsync(Url(db, "postgres", SupabaseCluster.PostgresPassword), Url(db, "frontdesk_app", SupabaseCluster.AppPassword));
+    }
+
+    /// <summary>README step 3 as written: requests through a transaction pooler (Supabase's port 6543)
+    /// with MaxAutoPrepare=0. The pooler has one server connection, so clinic A's and clinic B's
+    /// transactions take turns on it — a setting that outlived its transaction would show here.</summary>
+    [Fact]
+    public async Task Through_a_transaction_pooler_the_service_works_and_no_request_sees_another_clinic()
+    {
+        var db = await SupabaseCluster.NewProjectAsync($"pooled_{Guid.NewGuid():N}");
+        await using var pooler = await TransactionPooler.StartAsync(SupabaseCluster.Port, SupabaseCluster.SuperuserConnectionString, "frontdesk_app");
+        var database = new NpgsqlConnectionStringBuilder(db.AdminConnectionString).Database;
+        var appUrl = $"postgres://frontdesk_app:{Uri.EscapeDataString(SupabaseCluster.AppPassword)}@127.0.0.1:{pooler.Port}/{database}?MaxAutoPrepare=0";
+        await AssertServiceWorksAsync(Url(db, "postgres", SupabaseCluster.PostgresPassword), appUrl, rounds: 20);
+    }
+
+    static async Task AssertServiceWorksAsync(string ownerUrl, string appUrl, int rounds = 1)
+    {
         await using var app = Frontdesk.FrontdeskApp.Build(["--environment", "Production"], b =>
         {
             b.WebHost.UseUrls("http://127.0.0.1:0");
             b.Logging.ClearProviders();
             b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
-                ["FRONTDESK_DATABASE_URL"] = Url(db, "postgres", SupabaseCluster.PostgresPassword),
-                ["FRONTDESK_APP_DATABASE_URL"] = Url(db, "frontdesk_app", SupabaseCluster.AppPassword),
+                ["FRONTDESK_DATABASE_URL"] = ownerUrl,
+                ["FRONTDESK_APP_DATABASE_URL"] = appUrl,
                 ["FRONTDESK_JWT_SECRET"] = JwtSecret,
                 ["FRONTDESK_MASTER_KEY"] = Convert.ToBase64String(Enumerable.Range(0, 32).Select(i => (byte)(i * 11 + 3)).ToArray()),
                 ["FRONTDESK_DATA_DIR"] = Path.Combine(Path.GetTempPath(), $"frontdesk-deploy-{Guid.NewGuid():N}"),
@@ -77,15 +95,23 @@ public class DeployOnSupabaseTests
         var otherId = (await (await http.SendAsync(As(service, HttpMethod.Post, "/api/clinics", new { name = "Other Clinic" })))
             .Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
 
-        var own = await http.SendAsync(As(RequestClaims.ForClinic(clinicId, "deploy-admin", "admin"), HttpMethod.Get, $"/api/clinics/{clinicId}"));
-        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
-        Assert.Equal("Deployed Clinic", (await own.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("name").GetString());
+        for (var round = 0; round < rounds; round++)
+        {
+            var own = await http.SendAsync(As(RequestClaims.ForClinic(clinicId, "deploy-admin", "admin"), HttpMethod.Get, $"/api/clinics/{clinicId}"));
+            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+            Assert.Equal("Deployed Clinic", (await own.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("name").GetString());
 
-        var foreign = await http.SendAsync(As(RequestClaims.ForClinic(otherId, "other-admin", "admin"), HttpMethod.Get, $"/api/clinics/{clinicId}"));
-        Assert.Equal(HttpStatusCode.Forbidden, foreign.StatusCode);
-        var problem = await foreign.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("https://frontdesk.dev/problems/cross-tenant", problem.GetProperty("type").GetString());
-        Assert.DoesNotContain("Deployed Clinic", problem.GetRawText(), StringComparison.Ordinal);
+            var foreign = await http.SendAsync(As(RequestClaims.ForClinic(otherId, "other-admin", "admin"), HttpMethod.Get, $"/api/clinics/{clinicId}"));
+            Assert.Equal(HttpStatusCode.Forbidden, foreign.StatusCode);
+            var problem = await foreign.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("https://frontdesk.dev/problems/cross-tenant", problem.GetProperty("type").GetString());
+            Assert.DoesNotContain("Deployed Clinic", problem.GetRawText(), StringComparison.Ordinal);
+
+            // The other clinic's own view, on the same server connection right after: only itself.
+            var data = await http.SendAsync(As(RequestClaims.ForClinic(otherId, "other-admin", "admin"), HttpMethod.Get, "/functions/v1/get_clinic_data"));
+            Assert.Equal(HttpStatusCode.OK, data.StatusCode);
+            Assert.Equal(otherId, (await data.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("clinic").GetProperty("id").GetGuid());
+        }
         await app.StopAsync();
     }
 

@@ -220,7 +220,7 @@ public sealed partial class RouteBattery
     JsonNode[] JsonSeeds(RouteEndpoint e, string raw)
     {
         if (e.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType is { } type && type != typeof(HttpRequest))
-            return [SeedOf(type)];
+            return [ValueFor(type, "body") switch { JsonObject o => o, JsonArray a => a, var other => new JsonObject { ["value"] = other } }];
         return raw switch
         {
             "/vapi/webhook" => VapiSeeds(),
@@ -229,15 +229,19 @@ public sealed partial class RouteBattery
         };
     }
 
-    /// <summary>A plausible value for every constructor parameter of the body record, by name and type.</summary>
+    /// <summary>A plausible value for every constructor parameter of the body record (or, without one,
+    /// every settable property), by name and type.</summary>
     JsonObject SeedOf(Type type)
     {
-        var ctor = type.GetConstructors().OrderByDescending(c => c.GetParameters().Length).First();
         var seed = new JsonObject();
-        foreach (var p in ctor.GetParameters())
+        var ctor = type.GetConstructors().OrderByDescending(c => c.GetParameters().Length).FirstOrDefault();
+        var members = ctor is { } c && c.GetParameters().Length > 0
+            ? c.GetParameters().Select(p => (p.Name!, p.ParameterType))
+            : type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).Select(p => (p.Name, p.PropertyType));
+        foreach (var (member, memberType) in members)
         {
-            var name = JsonNamingPolicy.CamelCase.ConvertName(p.Name!);
-            seed[name] = ValueFor(p.ParameterType, name);
+            var name = JsonNamingPolicy.CamelCase.ConvertName(member);
+            seed[name] = ValueFor(memberType, name);
         }
         return seed;
     }
@@ -288,7 +292,14 @@ public sealed partial class RouteBattery
         if (t == typeof(DateTimeOffset) || t == typeof(DateTime))
             return name.StartsWith("end", StringComparison.Ordinal) ? start.AddHours(1).ToString("O") : start.ToString("O");
         if (t == typeof(string[]) || typeof(IEnumerable<string>).IsAssignableFrom(t)) return new JsonArray("nose", "nose reshaping");
-        if (t.IsClass && t != typeof(string) && !t.IsArray) return SeedOf(t);
+        if (t.IsEnum) return JsonNamingPolicy.CamelCase.ConvertName(Enum.GetNames(t)[0]);
+        if (t.IsArray && t.GetElementType() is { } element) return new JsonArray(ValueFor(element, name));
+        if (t.IsGenericType && t.GetGenericArguments() is [var item] && typeof(System.Collections.IEnumerable).IsAssignableFrom(t))
+            return new JsonArray(ValueFor(item, name));
+        if (t.IsGenericType && t.GetGenericArguments() is [_, var value] && typeof(System.Collections.IEnumerable).IsAssignableFrom(t))
+            return new JsonObject { ["key"] = ValueFor(value, name) };
+        if (t == typeof(JsonElement) || t == typeof(JsonNode) || t == typeof(object)) return new JsonObject { ["a"] = "b" };
+        if ((t.IsClass || t.IsValueType) && !t.IsPrimitive && t != typeof(string)) return SeedOf(t);
         return "text";
     }
 

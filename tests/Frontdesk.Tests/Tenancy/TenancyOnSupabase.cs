@@ -15,3 +15,8 @@ public sealed class RowLevelSecurityTestsOnSupabase : RowLevelSecurityTests
 {
     public RowLevelSecurityTestsOnSupabase() => TestApp.UseForThisTest(TestTarget.Supabase);
 }
+
+public sealed class CrossTenantRouteTestsOnSupabase : CrossTenantRouteTests
+{
+    public CrossTenantRouteTestsOnSupabase() => TestApp.UseForThisTest(TestTarget.Supabase);
+}
