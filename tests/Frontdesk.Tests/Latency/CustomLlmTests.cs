@@ -45,8 +45,15 @@ public sealed class LlmRelayFixture : IAsyncLifetime
     }
 }
 
-public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
+public sealed class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>, IDisposable
 {
+    /// <summary>The upstream is the class's: a test that makes it fail leaves it answering again.</summary>
+    public void Dispose()
+    {
+        fx.Upstream.ErrorStatus = null;
+        fx.Upstream.ErrorEventAfter = null;
+    }
+
     static object Request(string question, bool stream = true, string? callId = null) => new
     {
         model = "frontdesk",
@@ -270,13 +277,21 @@ public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
             .Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.Clone())
             .Where(e => e.TryGetProperty("object", out _)).ToList();
 
-    static async Task<(FakeOpenAi Upstream, Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> App, string Secret)> RelayAsync()
+    /// <summary>The class's relay and upstream, reset for a test of the wire (no new app: every app that
+    /// starts runs the background workers once more against the shared database).</summary>
+    async Task<(FakeOpenAi Upstream, Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> App, string Secret)> RelayAsync()
     {
         var (_, secret) = await KnowledgeFixtures.VapiClinicAsync(loadCorpus: false);
-        var upstream = await FakeOpenAi.StartAsync();
+        var upstream = fx.Upstream;
         upstream.Tokens = 4;
         upstream.Gap = TimeSpan.Zero;
-        return (upstream, LlmRelayFixture.OnKestrel(upstream.BaseUrl), secret);
+        upstream.FirstTokenDelay = TimeSpan.Zero;
+        upstream.FailAfter = null;
+        upstream.ErrorStatus = null;
+        upstream.ErrorEventAfter = null;
+        upstream.ToolCall = false;
+        while (upstream.Requests.TryDequeue(out _)) { }
+        return (upstream, fx.App, secret);
     }
 
     static async Task<string> PostAsync(Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> app, string secret, object body)
@@ -292,8 +307,6 @@ public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
     public async Task An_upstream_error_event_mid_stream_is_relayed_and_ends_the_stream_without_DONE()
     {
         var (upstream, app, secret) = await RelayAsync();
-        await using var upstreamLease = upstream;
-        await using var appLease = app;
         upstream.ErrorEventAfter = 2;
         var body = await PostAsync(app, secret, Request("hello"));
         var events = body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
@@ -307,8 +320,6 @@ public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
     public async Task Legacy_functions_tools_max_tokens_and_stream_options_reach_the_upstream_as_sent_without_Vapis_own_members()
     {
         var (upstream, app, secret) = await RelayAsync();
-        await using var upstreamLease = upstream;
-        await using var appLease = app;
         const string Sent = """
             {"model": "frontdesk", "stream": true, "max_tokens": 250, "temperature": 0.3, "stream_options": {"include_usage": true},
              "messages": [{"role": "user", "content": "thanks, bye"}],
@@ -336,8 +347,6 @@ public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
     public async Task The_usage_chunk_is_relayed_with_its_usage_and_one_finish_reason_and_every_chunk_keeps_the_upstreams_id_and_created()
     {
         var (upstream, app, secret) = await RelayAsync();
-        await using var upstreamLease = upstream;
-        await using var appLease = app;
         var body = await PostAsync(app, secret, new
         {
             model = "frontdesk", stream = true, stream_options = new { include_usage = true },
@@ -361,8 +370,6 @@ public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
     public async Task The_official_OpenAI_client_streams_through_the_relay_text_and_usage_intact()
     {
         var (upstream, app, secret) = await RelayAsync();
-        await using var upstreamLease = upstream;
-        await using var appLease = app;
         using var http = app.CreateClient();
         var chat = new OpenAI.Chat.ChatClient("frontdesk", new System.ClientModel.ApiKeyCredential(secret), new OpenAI.OpenAIClientOptions
         {
@@ -385,8 +392,6 @@ public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
     public async Task An_upstream_429_is_a_502_problem_that_names_the_status_and_passes_on_Retry_After()
     {
         var (upstream, app, secret) = await RelayAsync();
-        await using var upstreamLease = upstream;
-        await using var appLease = app;
         upstream.ErrorStatus = 429;
         using var client = app.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
@@ -407,8 +412,6 @@ public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
     public async Task Tool_call_arguments_sent_as_an_object_reach_the_upstream_as_their_JSON_text()
     {
         var (upstream, app, secret) = await RelayAsync();
-        await using var upstreamLease = upstream;
-        await using var appLease = app;
         await PostAsync(app, secret, new
         {
             model = "frontdesk", stream = true,
