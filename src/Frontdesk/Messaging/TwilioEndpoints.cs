@@ -133,7 +133,8 @@ public static partial class TwilioEndpoints
             foreach (var (id, _) in ids.Select(c => (c.Id, c.Name)))
             {
                 // Opt-outs are kept by the number's keyed hash in that clinic (issue 13), never the number.
-                var hash = action is null ? null : await vault.CallerHashAsync(s, id, Frontdesk.Privacy.CallerSubject.Phone(from), ct);
+                // Only a consent change needs it: HELP to a shared number must not depend on every clinic's keys.
+                var hash = action is not ("sms_opt_out" or "sms_opt_in") ? null : await vault.CallerHashAsync(s, id, Frontdesk.Privacy.CallerSubject.Phone(from), ct);
                 var changed = action switch
                 {
                     "sms_opt_out" => await s.ExecuteAsync(SmsOptOuts.AddSql, new { ClinicId = id, Hash = hash, Source = "sms-keyword" }, ct),

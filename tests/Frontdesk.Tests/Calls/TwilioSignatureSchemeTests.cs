@@ -120,8 +120,11 @@ public class TwilioSharedKeyEndpointTests(TwilioFixture fx)
     public async Task A_callback_with_a_repeated_parameter_signed_the_way_Twilio_signs_it_is_accepted()
     {
         const string Path = "/twilio/inbound";
+        var (clinic, _) = await TwilioFixture.ClinicAsync(slots: 0);
+        var clinicNumber = TwilioFixture.NewPhone();
+        await Infrastructure.TestApp.ExecAsync("update clinics set sms_from = $1 where id = $2", clinicNumber, clinic.Id);
         List<KeyValuePair<string, string>> fields =
-            [new("From", TwilioFixture.NewPhone()), new("To", FakeTwilio.From), new("Body", "HELP"), new("Body", "HELP"), new("MessageSid", "SM1")];
+            [new("From", TwilioFixture.NewPhone()), new("To", clinicNumber), new("Body", "HELP"), new("Body", "HELP"), new("MessageSid", "SM1")];
         // Signed with the value once, as twilio-node's helper does.
         var deduplicated = fields.DistinctBy(f => (f.Key, f.Value)).ToList();
         var signature = TwilioSignature.Compute(FakeTwilio.AuthToken, "https://frontdesk.test" + Path, deduplicated);

@@ -44,6 +44,8 @@ public sealed partial class RouteBattery
     readonly string _secret;
     readonly Guid _patientId, _bookingId, _leadId;
     readonly string _bookingToken, _cancelToken;
+    // The clinic's own sender number: an inbound SMS to it concerns this clinic only, not every clinic on the shared number.
+    readonly string _clinicNumber;
     readonly string _adminToken = "", _serviceToken = TestApp.ServiceToken();
 
     public Guid ClinicId => _clinic.Id;
@@ -51,8 +53,10 @@ public sealed partial class RouteBattery
     public HttpClient Client { get; }
     public IReadOnlyList<RouteEndpoint> Routes { get; }
 
-    RouteBattery(WebApplicationFactory<Program> app, TestClinic clinic, string secret, Guid patientId, Guid bookingId, Guid leadId, HttpClient client)
+    RouteBattery(WebApplicationFactory<Program> app, TestClinic clinic, string secret, Guid patientId, Guid bookingId, Guid leadId, string clinicNumber,
+        HttpClient client)
     {
+        _clinicNumber = clinicNumber;
         _app = app;
         _clinic = clinic;
         _secret = secret;
@@ -83,8 +87,10 @@ public sealed partial class RouteBattery
             eventType = "call_ended", callId = "call-" + Guid.NewGuid().ToString("N"), patientPhone = TwilioFixture.NewPhone(),
             patientName = "Jane Doe", keyword = "Rhinoplasty", bookingConfirmed = false, transcript = "rhinoplasty, bye",
         }))).GetProperty("leadId").GetGuid();
+        var clinicNumber = TwilioFixture.NewPhone();
+        await TestApp.ExecAsync("update clinics set sms_from = $1 where id = $2", clinicNumber, clinic.Id);
         var client = app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
-        return new RouteBattery(app, clinic, secret, patient, booking, lead, client);
+        return new RouteBattery(app, clinic, secret, patient, booking, lead, clinicNumber, client);
     }
 
     /// <summary>The CSRF pair of the booking and cancel pages (the cookie stays in <see cref="Client"/>).</summary>
@@ -213,7 +219,7 @@ public sealed partial class RouteBattery
     IReadOnlyList<KeyValuePair<string, string>> FormSeed(string raw, string csrf) => raw switch
     {
         "/twilio/status" => [new("MessageSid", "SM" + Fresh), new("MessageStatus", "delivered"), new("AccountSid", FakeTwilio.AccountSid), new("ErrorCode", "30003")],
-        "/twilio/inbound" => [new("From", TwilioFixture.NewPhone()), new("To", FakeTwilio.From), new("Body", "HELP"), new("MessageSid", "SM" + Fresh)],
+        "/twilio/inbound" => [new("From", TwilioFixture.NewPhone()), new("To", _clinicNumber), new("Body", "HELP"), new("MessageSid", "SM" + Fresh)],
         _ => [new(PageGuard.CsrfField, csrf), new("slot", _clinic.SlotIds[^1].ToString())],
     };
 
