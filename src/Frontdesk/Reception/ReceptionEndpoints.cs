@@ -29,6 +29,9 @@ public static class ReceptionEndpoints
         services.AddSingleton<IVapiMessageHandler, TransferDestinationHandler>();
         services.AddSingleton<IVapiMessageHandler, TransferFailedCallback>();
         services.AddSingleton<IAssistantRequestContributor, CallerVariables>();
+        // The staff console's work queue (issue 19): callers to ring back, questions to answer.
+        services.AddSingleton<StaffConsole.IWorkQueueProvider, CallbackQueueProvider>();
+        services.AddSingleton<StaffConsole.IWorkQueueProvider, KnowledgeGapQueueProvider>();
         return services;
     }
 
