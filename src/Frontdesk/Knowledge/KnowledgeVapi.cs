@@ -34,10 +34,13 @@ public sealed class LookupKnowledgeTool(Reception.KnowledgeTriage triage) : IVap
             throw new VapiToolException("I need the caller's question to look it up.");
         var answer = await triage.AnswerAsync(context, question, explicitQuestion: true, ct);
         if (answer.Spoken is { } spoken) return spoken;
-        return answer.Hits.Count == 0
-            ? "The clinic's information does not cover that; the question has been passed on to the team. " +
-              "Offer a call back from the team (request_callback) or a consultation."
-            : KnowledgeSpeech.Passages(answer.Hits, MaxSpokenChars);
+        if (answer.Hits.Count == 0)
+            return "The clinic's information does not cover that; the question has been passed on to the team. " +
+                   "Offer a call back from the team (request_callback) or a consultation.";
+        var passages = KnowledgeSpeech.Passages(answer.Hits, MaxSpokenChars);
+        return answer.GapId is null
+            ? passages
+            : passages + " (These passages may not answer the question; it has been passed on to the team. If they don't, offer a call back or a consultation.)";
     }
 }
 

@@ -5,10 +5,11 @@ namespace Frontdesk.Reception;
 /// <summary>Reception settings of the service (section <c>Reception</c>: <c>Reception__GapScoreThreshold</c>, …).</summary>
 public sealed class ReceptionOptions
 {
-    /// <summary>A knowledge answer whose best passage scores below this (the lexical ranking's score,
-    /// KnowledgeStore.SearchSql) is no answer: the question is recorded as a knowledge gap. Measured on
-    /// the shared corpus: answerable caller questions score 0.32 and up, unrelated ones 0.24 and down.</summary>
-    [Range(0.0, 100.0)] public double GapScoreThreshold { get; set; } = 0.3;
+    /// <summary>A knowledge answer whose best passage's relevance is below this records a knowledge gap.
+    /// Relevance is the lexical score divided by the IDF of a word in one of the clinic's chunks
+    /// (KnowledgeTriage.Relevance), so it does not depend on how big the knowledge base is. Measured on the
+    /// shared corpus: answerable caller questions 0.087 and up, unrelated ones 0.064 and down.</summary>
+    [Range(0.0, 10.0)] public double GapScoreThreshold { get; set; } = 0.075;
 
     /// <summary>Trigram similarity (pg_trgm) from which a new unanswered question counts up an open gap
     /// instead of opening another.</summary>
