@@ -117,6 +117,25 @@ public class ReceptionSettingsTests
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from reception_settings where clinic_id = $1", clinic.Id));
     }
 
+    [Fact]
+    public async Task OpenAPI_declares_the_reception_routes_with_their_typed_results()
+    {
+        using var anon = TestApp.Client(null);
+        var paths = (await TestClinic.Json(await anon.GetAsync("/openapi/v1.json"))).GetProperty("paths");
+        foreach (var (path, method) in new[]
+        {
+            ("/api/clinics/{clinicId}/reception", "get"), ("/api/clinics/{clinicId}/reception", "put"),
+            ("/api/clinics/{clinicId}/callbacks", "get"), ("/api/clinics/{clinicId}/callbacks/{id}", "patch"),
+            ("/api/clinics/{clinicId}/knowledge/gaps", "get"), ("/api/clinics/{clinicId}/knowledge/gaps/{id}/answer", "post"),
+        })
+        {
+            var responses = paths.GetProperty(path).GetProperty(method).GetProperty("responses");
+            Assert.True(responses.GetProperty("200").TryGetProperty("content", out _), $"{method} {path}: 200 has a typed body");
+        }
+        var callbackSchema = paths.GetProperty("/api/clinics/{clinicId}/callbacks").GetProperty("get").GetProperty("responses").GetProperty("200").GetRawText();
+        Assert.Contains("CallbackView", callbackSchema, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("receptionist")]
     [InlineData("doctor")]
