@@ -79,6 +79,18 @@ public class CallbackTests
     }
 
     [Fact]
+    public async Task While_open_or_without_hours_the_caller_hears_the_team_will_call_as_soon_as_they_can()
+    {
+        var (clinic, secret) = await ReceptionFixtures.ClinicAsync();
+        var (noHours, _) = await ToolAsync(secret, Guid.NewGuid().ToString(), ReceptionFixtures.NewPhone(), new { reason = "question about my bill" });
+        Assert.EndsWith("as soon as they can.", noHours, StringComparison.Ordinal);
+        await ReceptionFixtures.PutSettingsAsync(clinic.Id, new { openingHours = JsonDocument.Parse(ReceptionFixtures.AlwaysOpen).RootElement });
+        var (open, _) = await ToolAsync(secret, Guid.NewGuid().ToString(), ReceptionFixtures.NewPhone(), new { reason = "question about my bill" });
+        Assert.Contains("as soon as they can today", open, StringComparison.Ordinal);
+        Assert.Equal(2L, await TestApp.ScalarAsync<long>("select count(*) from callbacks where clinic_id = $1", clinic.Id));
+    }
+
+    [Fact]
     public async Task A_withheld_caller_gives_a_number_and_a_reason_describing_an_emergency_is_urgent()
     {
         var (clinic, secret) = await ReceptionFixtures.ClinicAsync();

@@ -52,6 +52,16 @@ public class CareQuestionsTests
     }
 
     [Theory]
+    [InlineData("how much is a facelift", true)]
+    [InlineData("um so do you have parking", true)]
+    [InlineData("Parking near the clinic?", true)]
+    [InlineData("yes please that sounds good", false)]
+    [InlineData("my name is Jane Doe", false)]
+    [InlineData("what time", false)]
+    public void A_caller_turn_counts_as_a_question_when_it_asks_one(string turn, bool question) =>
+        Assert.Equal(question, KnowledgeTriage.LooksLikeQuestion(turn));
+
+    [Theory]
     [InlineData("My lips are still swollen a week after filler, is that normal?")]
     [InlineData("I have a rash around the stitches, should I be worried?")]
     [InlineData("it's red and hot around the scar, is it infected")]

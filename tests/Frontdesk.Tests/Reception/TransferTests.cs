@@ -122,6 +122,17 @@ public class TransferTests
         Assert.Contains(endedReason, callback.GetProperty("reason").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_failed_transfer_from_a_withheld_number_has_nobody_to_ring_back_and_opens_nothing()
+    {
+        var (clinic, secret) = await ReceptionFixtures.ClinicAsync();
+        var report = Frontdesk.Tests.Calls.VapiPayloads.Report(Guid.NewGuid().ToString(), "anonymous", "User: can I speak to someone", "2026-01-14T10:04:06Z",
+            "call.in-progress.error-transfer-failed");
+        Assert.Equal(HttpStatusCode.OK, (await ReceptionFixtures.VapiAsync(secret, report)).StatusCode);
+        Assert.Equal(0L, await CallbacksAsync(clinic.Id));
+        Assert.Equal("call.in-progress.error-transfer-failed", await TestApp.ScalarAsync<string>("select ended_reason from calls where clinic_id = $1", clinic.Id));
+    }
+
     [Theory]
     [InlineData("assistant-forwarded-call")]
     [InlineData("customer-ended-call")]
