@@ -9,6 +9,7 @@ using Frontdesk.Latency;
 using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
+using Frontdesk.Reception;
 using Frontdesk.StaffConsole;
 using Frontdesk.Review;
 using Frontdesk.Tenancy;
@@ -68,6 +69,7 @@ public static class FrontdeskApp
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
         builder.Services.AddManageLinks();                              // signed /manage/{token} links to one booking (reminders, replies, pages)
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
+        builder.Services.AddReception();                                // issue 17: opening hours, transfers, callbacks, caller variables, knowledge gaps
         builder.Services.AddConsole();                                  // the staff console: accounts, sign-in, cookie sessions, work queue
 
         var app = builder.Build();
@@ -104,6 +106,7 @@ public static class FrontdeskApp
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
         app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
+        app.MapReception();                             // issue 17: reception settings, callbacks, knowledge gaps
         app.MapVapiSettings();                          // GET/PUT /api/clinics/{id}/vapi: assistant ids, secret, HMAC
         app.MapConsole();                               // issue 19: / and /console — the staff console
         return app;

@@ -10,6 +10,14 @@ public interface IVapiToolSchema
     JsonObject Parameters();
 }
 
+/// <summary>Adds what depends on the call to the assistant-request answer (issue 17: the caller and the
+/// date as <c>assistantOverrides.variableValues</c>). Runs before the call is answered: answer in
+/// milliseconds, and never fail the call over it.</summary>
+public interface IAssistantRequestContributor
+{
+    Task ContributeAsync(VapiContext context, JsonObject answer, CancellationToken ct);
+}
+
 /// <summary>
 /// The answer to Vapi's assistant-request: the clinic's assistant, subscribed to the server
 /// messages the back office relies on. An assistant that does not subscribe to end-of-call-report
@@ -24,8 +32,17 @@ public interface IVapiToolSchema
 /// ending the call is an endCall tool (there is no endCallFunctionEnabled); structured data is
 /// analysisPlan.structuredDataPlan {enabled, schema}.
 /// </remarks>
-public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IVapiMessageHandler> handlers, PublicUrl urls)
+public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IVapiMessageHandler> handlers, PublicUrl urls,
+    IEnumerable<IAssistantRequestContributor> contributors)
 {
+    /// <summary>The answer for one call: <see cref="For"/>, then every contributor's additions.</summary>
+    public async Task<JsonObject> ForCallAsync(VapiContext context, CancellationToken ct)
+    {
+        var answer = For(context.Clinic);
+        foreach (var c in contributors) await c.ContributeAsync(context, answer, ct);
+        return answer;
+    }
+
     public static readonly string[] ServerMessages =
         ["tool-calls", "end-of-call-report", "status-update", "transcript", "conversation-update", "hang"];
 
@@ -42,6 +59,9 @@ public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IV
         };
         var messages = new JsonArray(ServerMessages.Select(m => (JsonNode)m).ToArray());
         var wantsKnowledge = handlers.Any(h => h.Type == "knowledge-base-request");
+        // The transferCall tool below has no destinations: Vapi asks the server for one (Reception/Transfers.cs).
+        var wantsTransfer = handlers.Any(h => h.Type == "transfer-destination-request");
+        if (wantsTransfer) messages.Add("transfer-destination-request");
 
         if (clinic.AssistantId is { Length: > 0 } id)
             // The clinic's own assistant, with our server and subscriptions laid over it.
@@ -60,10 +80,12 @@ public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IV
                 ["role"] = "system",
                 ["content"] = $"You are the receptionist of {clinic.Name}. Help callers with questions about treatments and book, " +
                               "move or cancel consultations. Use check_availability before offering times and book_appointment " +
-                              "with the slot id the caller chose. Never give medical advice; offer a consultation instead.",
+                              "with the slot id the caller chose. Never give medical advice; offer a consultation instead." +
+                              ReceptionPrompt,
             }),
             ["tools"] = new JsonArray([.. tools.Select(Declare), new JsonObject { ["type"] = "endCall" }]),
         };
+        if (wantsTransfer) ((JsonArray)model["tools"]!).Add(TransferCallTool());
         if (wantsKnowledge)
             model["knowledgeBase"] = new JsonObject { ["provider"] = "custom-knowledge-base", ["server"] = server.DeepClone() };
 
@@ -96,6 +118,28 @@ public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IV
             },
         };
     }
+
+    /// <summary>The default prompt's use of the call's variables (Vapi fills {{name}} from
+    /// assistantOverrides.variableValues; a variable without a value renders empty).</summary>
+    public const string ReceptionPrompt =
+        " You are answering for {{clinicName}}. Today is {{weekday}} {{today}} and the time at the clinic is {{localTime}}: work out " +
+        "dates such as \"next Tuesday\" or \"tomorrow\" from this, never from what you assume. Open now: {{openNow}}. " +
+        "Next opening time: {{nextOpening}}. {% if patientFirstName %}The caller's number belongs to a patient called " +
+        "{{patientFirstName}}; greet them by name, and their next appointment is {{nextAppointment}}. {% endif %}" +
+        "If the caller asks for a person, call transferCall; if the clinic cannot take the call, offer request_callback. " +
+        "If the caller describes an emergency, tell them at once: {{emergencyInstruction}}";
+
+    /// <summary>Vapi's transferCall tool with no fixed destination (the server is asked with
+    /// transfer-destination-request). Its request-start message is empty: the server's answer says what
+    /// the caller hears, which is not "transferring you" when the clinic is closed.</summary>
+    static JsonObject TransferCallTool() => new()
+    {
+        ["type"] = "transferCall",
+        // No function member: Vapi's CreateTransferCallToolDTO has none (AssistantSchemaTests); the
+        // model knows the tool as transferCall, and the system prompt says when to use it.
+        ["destinations"] = new JsonArray(),
+        ["messages"] = new JsonArray(new JsonObject { ["type"] = "request-start", ["content"] = "" }),
+    };
 
     static JsonNode Declare(IVapiTool tool) => new JsonObject
     {

@@ -88,7 +88,7 @@ public static partial class VapiWebhook
             case "function-call":
                 return Json(await intake.FunctionCallAsync(context, ct));
             case "assistant-request":
-                return Json(assistant.For(clinic).ToJsonString());
+                return Json((await assistant.ForCallAsync(context, ct)).ToJsonString());
         }
 
         var discriminator = DedupeKey(type, message);

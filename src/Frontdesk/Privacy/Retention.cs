@@ -87,6 +87,7 @@ public sealed partial class RetentionWorker(Db db, Vault vault, PrivacyOptions o
             ["leads minimised"] = await DrainAsync(MinimiseLeadsSql, ct),
             ["sanitized transcripts"] = await DrainAsync(PurgePublicTranscriptsSql, ct),
             ["webhook replies"] = await DrainAsync(PurgeWebhookRepliesSql, ct),
+            ["closed callbacks"] = await DrainAsync(PurgeClosedCallbacksSql, ct),
         };
         var backfilled = new Dictionary<string, int>
         {
@@ -166,6 +167,16 @@ public sealed partial class RetentionWorker(Db db, Vault vault, PrivacyOptions o
           where e.response is not null and e.response <> '{}'::jsonb and e.received_at {{Due}}
           order by e.received_at limit @Batch for update of e skip locked)
         update vapi_events e set response = '{}'::jsonb from due where e.id = due.id
+        """;
+
+    // Issue 17: a callback staff closed (done, or no answer) goes once the retention period has passed since;
+    // an open one stays until a person closes it — it is the queue itself.
+    const string PurgeClosedCallbacksSql = $"""
+        with due as (
+          select c.clinic_id, c.id from callbacks c join clinics k on k.id = c.clinic_id
+          where c.status <> 'open' and c.updated_at {Due}
+          order by c.updated_at limit @Batch for update of c skip locked)
+        delete from callbacks c using due where c.clinic_id = due.clinic_id and c.id = due.id
         """;
 
     // ---------------------------------------------------------------------------- backfill (issue 13)
