@@ -56,6 +56,9 @@ public enum SystemPath
     Health,
     /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>
     KeyRotation,
+    /// <summary>The audit sealer (Audit/AuditSealer.cs): links committed audit rows into each clinic's
+    /// hash chain through security-definer functions; the role itself keeps INSERT/SELECT only on the trail.</summary>
+    AuditSealer,
 }
 
 /// <summary>

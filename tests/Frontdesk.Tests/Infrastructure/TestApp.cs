@@ -77,6 +77,17 @@ public static class TestApp
         return v is null or DBNull ? default : (T)v;
     }
 
+    public static async Task<List<T>> ListAsync<T>(string sql, params object[] args)
+    {
+        await using var c = await AdminConnectionAsync();
+        await using var cmd = new NpgsqlCommand(sql, c);
+        foreach (var a in args) cmd.Parameters.Add(new NpgsqlParameter { Value = a });
+        var list = new List<T>();
+        await using var r = await cmd.ExecuteReaderAsync();
+        while (await r.ReadAsync()) list.Add(r.GetFieldValue<T>(0));
+        return list;
+    }
+
     public static async Task<int> ExecAsync(string sql, params object[] args)
     {
         await using var c = await AdminConnectionAsync();
