@@ -92,6 +92,7 @@ public static class CalendarEndpoints
             }
         }
         var queued = changed ? await s.QuerySingleOrDefaultAsync<int>("select public.calendar_relink(@ClinicId, @PractitionerId)", args, ct) : 0;
+        if (queued > 0) s.Changed(Booking.SlotEngine.BookingsTopic);   // other instances' workers hear of the jobs after commit
         if (changed)
             // The calendar id is often a person's address: the audit row says what happened, not which.
             await AuditLog.WriteAsync(s, clinicId, calendarId is null ? "calendar_unlinked" : "calendar_linked", "practitioner",

@@ -70,6 +70,12 @@ public sealed class Db(NpgsqlDataSource dataSource)
 {
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
+    /// <summary>Raised after a session commits, once per topic it marked with <see cref="DbSession.Changed"/>
+    /// (e.g. "bookings"): how workers are woken after commit instead of by NOTIFY in the writer's transaction.</summary>
+    public event Action<string>? Committed;
+
+    internal void RaiseCommitted(string topic) => Committed?.Invoke(topic);
+
     public async Task<DbSession> BeginAsync(RequestClaims claims, CancellationToken ct)
     {
         var conn = await DataSource.OpenConnectionAsync(ct);
@@ -77,7 +83,7 @@ public sealed class Db(NpgsqlDataSource dataSource)
         {
             // Npgsql defers BEGIN and sends it with the first command: no round trip here.
             var tx = await conn.BeginTransactionAsync(ct);
-            return new DbSession(conn, tx, claims);
+            return new DbSession(conn, tx, claims) { Owner = this };
         }
         catch
         {
@@ -165,7 +171,23 @@ public sealed class DbSession : IAsyncDisposable
 
     public NpgsqlTransaction? Transaction => _tx;
 
-    public Task CommitAsync(CancellationToken ct) => _tx?.CommitAsync(ct) ?? Task.CompletedTask;
+    internal Db? Owner { get; init; }
+
+    HashSet<string>? _changed;
+
+    /// <summary>Tells <see cref="Db.Committed"/> subscribers that this transaction changed
+    /// <paramref name="topic"/>, once it has committed (never on rollback).</summary>
+    public void Changed(string topic) => (_changed ??= new(StringComparer.Ordinal)).Add(topic);
+
+    public async Task CommitAsync(CancellationToken ct)
+    {
+        if (_tx is not null) await _tx.CommitAsync(ct);
+        if (_changed is { } topics && Owner is { } db)
+        {
+            _changed = null;
+            foreach (var t in topics) db.RaiseCommitted(t);
+        }
+    }
 
     async Task<TResult> RunAsync<TResult>(string sql, object? args, Func<NpgsqlDataReader, NpgsqlBatchCommand, Task<TResult>> read, CancellationToken ct)
     {
