@@ -76,18 +76,38 @@ public sealed class Db(NpgsqlDataSource dataSource)
 
     internal void RaiseCommitted(string topic) => Committed?.Invoke(topic);
 
+    /// <summary>Per-clinic share of the pool for tenant sessions (issue 16); null = unlimited (bench tools).</summary>
+    public ClinicGate? Gate { get; init; }
+
+    /// <summary>A turn from the clinic's gate for a tenant session; null for system paths.</summary>
+    ValueTask<IDisposable?> TurnAsync(RequestClaims claims, CancellationToken ct) =>
+        claims.ClinicId is { } clinic && Gate is { } gate ? Wrap(gate.EnterAsync(clinic, ct)) : ValueTask.FromResult<IDisposable?>(null);
+
+    static async ValueTask<IDisposable?> Wrap(ValueTask<IDisposable> turn) => await turn;
+
     public async Task<DbSession> BeginAsync(RequestClaims claims, CancellationToken ct)
     {
-        var conn = await DataSource.OpenConnectionAsync(ct);
+        var turn = await TurnAsync(claims, ct);
+        NpgsqlConnection conn;
+        try
+        {
+            conn = await DataSource.OpenConnectionAsync(ct);
+        }
+        catch
+        {
+            turn?.Dispose();
+            throw;
+        }
         try
         {
             // Npgsql defers BEGIN and sends it with the first command: no round trip here.
             var tx = await conn.BeginTransactionAsync(ct);
-            return new DbSession(conn, tx, claims) { Owner = this };
+            return new DbSession(conn, tx, claims) { Owner = this, Turn = turn };
         }
         catch
         {
             await conn.DisposeAsync();
+            turn?.Dispose();
             throw;
         }
     }
@@ -96,6 +116,7 @@ public sealed class Db(NpgsqlDataSource dataSource)
     /// run in PostgreSQL's implicit transaction (the settings end with it).</summary>
     public async Task<IReadOnlyList<T>> QueryOnceAsync<T>(RequestClaims claims, string sql, object? args, CancellationToken ct)
     {
+        using var turn = await TurnAsync(claims, ct);
         await using var conn = await DataSource.OpenConnectionAsync(ct);
         await using var session = new DbSession(conn, null, claims);
         return await session.QueryAsync<T>(sql, args, ct);
@@ -173,6 +194,9 @@ public sealed class DbSession : IAsyncDisposable
 
     internal Db? Owner { get; init; }
 
+    /// <summary>The clinic's turn (ClinicGate), given back when the session is disposed.</summary>
+    internal IDisposable? Turn { get; init; }
+
     HashSet<string>? _changed;
 
     /// <summary>Tells <see cref="Db.Committed"/> subscribers that this transaction changed
@@ -215,8 +239,15 @@ public sealed class DbSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_tx is not null) await _tx.DisposeAsync();
-        await _conn.DisposeAsync();
+        try
+        {
+            if (_tx is not null) await _tx.DisposeAsync();
+            await _conn.DisposeAsync();
+        }
+        finally
+        {
+            Turn?.Dispose();
+        }
     }
 }
 

@@ -63,6 +63,7 @@ public static partial class HttpPipeline
                     409 => (Problems.Conflict, "Conflicts with existing data"),
                     413 => (Problems.PayloadTooLarge, "Request body too large"),
                     415 => (Problems.UnsupportedMediaType, "Unsupported content type"),
+                    429 => (Problems.TooManyRequests, "The clinic has too much in progress; try again shortly"),
                     499 => (Problems.MalformedRequest, "Client closed the request"),
                     503 => (Problems.Unavailable, "The database is unavailable"),
                     _ => (Problems.Internal, "Something went wrong on our side"),
@@ -70,6 +71,8 @@ public static partial class HttpPipeline
                 if (status >= 500)
                     Log.Unhandled(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Frontdesk"), error?.GetType().Name ?? "unknown", http.TraceIdentifier, error);
                 http.Response.StatusCode = status;
+                if (error is ClinicBusyException busy)
+                    http.Response.Headers.RetryAfter = ((int)Math.Ceiling(busy.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 // The detail of a BadHttpRequestException names the parameter or the JSON position,
                 // never a value: safe to return and useful to the caller.
                 var detail = error is BadHttpRequestException b ? b.Message : null;
@@ -86,6 +89,7 @@ public static partial class HttpPipeline
         BadHttpRequestException b => b.StatusCode,
         PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ExclusionViolation } => 409,
         PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } => 403,
+        ClinicBusyException => 429,
         NpgsqlException { IsTransient: true } => 503,
         OperationCanceledException => 499,
         _ => 500,

@@ -28,6 +28,8 @@ public sealed class FrontdeskFactory : WebApplicationFactory<Program>
         builder.UseSetting("FRONTDESK_DATA_DIR", DataDir);
         builder.UseSetting("FRONTDESK_MASTER_KEY", Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()));
         builder.UseSetting("FRONTDESK_PUBLIC_BASE_URL", "https://frontdesk.test");
+        // A loaded CI machine can make a clinic's turn (ClinicGate) come late; tests assert outcomes, not speed.
+        builder.UseSetting("Database:PerClinicWaitMilliseconds", "60000");
     }
 }
 
