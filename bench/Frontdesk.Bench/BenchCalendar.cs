@@ -27,7 +27,9 @@ public sealed class BenchCalendar : IBenchCommand
         var (clinic, practitioner, slots, patients) = await host.SeedClinicAsync(slots: bookings, patients: 50);
         using var admin = host.Client(BenchHost.Token(RequestClaims.ForClinic(clinic, "bench-admin", "admin")), maxConnections: 16);
         var cal = $"bench-{Guid.NewGuid():N}@group.calendar.google.com";
-        google.AddCalendar(cal);
+        // Linking needs the clinic's verification code in the calendar's description (issue 14).
+        var code = (await BenchHost.Json(await admin.GetAsync($"/api/clinics/{clinic}/calendar/verification"))).GetProperty("code").GetString();
+        google.AddCalendar(cal, code);
         await BenchHost.Json(await admin.PutAsJsonAsync($"/api/clinics/{clinic}/practitioners/{practitioner}/calendar", new { calendarId = cal }));
 
         // Booking → event, 4 concurrent bookers.
@@ -57,7 +59,7 @@ public sealed class BenchCalendar : IBenchCommand
                 practitionerId = second, startsAt = start.AddMinutes(30 * made), endsAt = start.AddMinutes(30 * (made + 1000)), durationMinutes = 30,
             }));
         var busyCal = $"busy-{Guid.NewGuid():N}@group.calendar.google.com";
-        google.AddCalendar(busyCal);
+        google.AddCalendar(busyCal, code);
         // Every other half hour blocked, 5,000 events from day 2 on.
         google.AddEvents(busyCal, Enumerable.Range(0, events).Select(i => (start.AddMinutes(60 * i), start.AddMinutes(60 * i + 30))));
         using (var r = await admin.PutAsJsonAsync($"/api/clinics/{clinic}/practitioners/{second}/calendar", new { calendarId = busyCal })) r.EnsureSuccessStatusCode();

@@ -53,6 +53,13 @@ public sealed class BenchCluster : IAsyncDisposable
         return (Guid)(await cmd.ExecuteScalarAsync())!;
     }
 
+    /// <summary>Stops PostgreSQL (fast: open connections are cut) and starts it again on the same data.</summary>
+    public async Task RestartAsync()
+    {
+        await _pg.StopAsync();
+        await _pg.StartAsync(durable: false, CancellationToken.None);
+    }
+
     public async Task AnalyzeAsync()
     {
         await using var conn = new NpgsqlConnection(AdminConnectionString);

@@ -37,6 +37,7 @@ public sealed class BenchHost : IAsyncDisposable
             var all = new Dictionary<string, string?>
             {
                 ["FRONTDESK_DATABASE_URL"] = cluster.AdminConnectionString,
+                ["FRONTDESK_APP_DATABASE_URL"] = cluster.AppConnectionString,
                 ["FRONTDESK_MIGRATE_ON_START"] = "false",
                 ["FRONTDESK_JWT_SECRET"] = JwtSecret,
                 ["FRONTDESK_DATA_DIR"] = Path.Combine(cluster.Dir, "data"),

@@ -157,7 +157,8 @@ public sealed class LoadFollowup : IBenchCommand
         await conn.OpenAsync();
         var secret = "bench-vapi-" + Guid.NewGuid().ToString("N");
         await using var cmd = new NpgsqlCommand("""
-            with c as (insert into clinics (name, timezone, vapi_secret) values ('Bench Clinic', 'Europe/London', $1) returning id),
+            -- The bench sends more than a clinic's default 500 SMS a day (issue 14's quota): raise it.
+            with c as (insert into clinics (name, timezone, vapi_secret, sms_daily_quota) values ('Bench Clinic', 'Europe/London', $1, 100000) returning id),
                  p as (insert into practitioners (clinic_id, name) select id, 'Dr Bench' from c returning id, clinic_id)
             insert into calendar_slots (clinic_id, practitioner_id, starts_at, ends_at)
             select p.clinic_id, p.id, d + interval '9 hours' + h * interval '30 minutes', d + interval '9 hours' + (h + 1) * interval '30 minutes'

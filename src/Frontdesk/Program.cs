@@ -7,18 +7,35 @@ using Frontdesk.Clinics;
 using Frontdesk.FollowUp;
 using Frontdesk.Knowledge;
 using Frontdesk.Latency;
+using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
+using Frontdesk.Review;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
     return await Commands.MigrateAsync(args);
 if (args is ["rotate-keys", ..])
     return await Commands.RotateKeysAsync(args[1..]);
+if (args is ["app-login", ..])
+    return await Commands.AppLoginAsync(args, Console.In);
 
-var app = Frontdesk.FrontdeskApp.Build(args);
-await app.RunAsync();
-return 0;
+try
+{
+    var app = Frontdesk.FrontdeskApp.Build(args);
+    // The start-up checks and the database first, so that a problem the operator must fix is reported
+    // below as one line, before the host would log it with a stack trace.
+    app.Services.GetService<Microsoft.Extensions.Options.IStartupValidator>()?.Validate();
+    app.Services.GetRequiredService<DatabaseHost>();
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (StartupException.Describe(e) is { } problem)
+{
+    // A missing secret or an unusable data folder is the operator's to fix: one line, no stack trace.
+    Console.Error.WriteLine($"Frontdesk cannot start: {problem}");
+    return 1;
+}
 
 public partial class Program;
 
@@ -44,18 +61,23 @@ public static class FrontdeskApp
         builder.Services.AddPrivacy(builder.Logging);                   // PII detector, envelope encryption, log redaction
         builder.Services.AddMessaging(builder.Configuration);           // Twilio client, outbox worker and its SMS sender
         builder.Services.AddCalls();                                    // Vapi webhook: booking tools, assistant config
+        builder.Services.AddSmsGuard();                                 // per-clinic SMS countries and daily quota, checked where SMS are enqueued
         builder.Services.AddFollowUp();                                 // seed Task 2: hang-up follow-up planner and booking links
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
+        builder.Services.AddManageLinks();                              // signed /manage/{token} links to one booking (reminders, replies, pages)
+        builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
 
         app.UseServerTiming();                          // Server-Timing: app;dur= on every response
+        app.UseRequestLog();                            // request lines with route templates: no tokens, no query strings
         app.UseProblemExceptions();                     // every failure is problem+json, never a stack trace
         app.UseStatusCodePages();
         app.UseBodyLimit(options.MaxRequestBodyBytes);  // 413 beyond the limit, chunked bodies included
         app.UseAuthentication();
+        app.UseClinicScope();                           // 403 cross-tenant (audited) before authorization, binding or validation
         app.UseAuthorization();
 
         app.MapOpenApi();                               // GET /openapi/v1.json
@@ -68,15 +90,19 @@ public static class FrontdeskApp
         app.MapBookings();                              // bookings: read, move, cancel
         app.MapClinicData();                            // seed Task 5: get_clinic_data under RLS
         app.MapPrivacy();                               // seed Task 3: redact_and_store_pii, clinical notes, GDPR export
+        app.MapPrivacySettings();                       // issue 13: per-clinic call content retention (worker, /healthz detail)
         app.MapKnowledge();                             // seed Task 4: knowledge documents and search
         app.MapCustomLlm();                             // seed Task 4: POST /vapi/llm/chat/completions, streamed
         app.MapTurnLatency();                           // seed Task 4: GET /api/clinics/{id}/latency (TTFB distribution)
         app.MapVapiWebhook();                           // POST /vapi/webhook: tool calls, assistant-request, end-of-call reports
+        app.MapVapiReconciliation();                    // PATCH /api/clinics/{id} {vapiApiKey}; missed-webhook reconciliation state
         app.MapFollowUp();                              // seed Task 2: trigger_followup_sms
-        app.MapFollowUpSettings();                      // a clinic's outbound agent, SMS template, quiet hours, procedure catalog
+        app.MapFollowUpSettings();
+        app.MapSmsSettings();                           // GET/PUT /api/clinics/{id}/sms: allowed countries, daily quota                      // a clinic's outbound agent, SMS template, quiet hours, procedure catalog
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
+        app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
         return app;
     }
 }

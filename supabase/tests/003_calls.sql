@@ -15,9 +15,10 @@ insert into clinics (id, name) values ('33333333-3333-3333-3333-333333333333', '
 select is((select count(*)::int from clinic_procedures where clinic_id = '33333333-3333-3333-3333-333333333333'), 4,
   'a new clinic gets the seed''s four procedures');
 
-insert into leads (clinic_id, call_id, phone, procedure, source) values ('44444444-4444-4444-4444-444444444444', 'call-1', '+447900000001', 'Rhinoplasty', 'test');
-select throws_ok($$ insert into leads (clinic_id, call_id, phone, procedure, source)
-                    values ('44444444-4444-4444-4444-444444444444', 'call-1', '+447900000002', 'Facelift', 'test') $$,
+-- Leads carry a number hash, never the number (issue 13).
+insert into leads (clinic_id, call_id, phone_hash, procedure, source) values ('44444444-4444-4444-4444-444444444444', 'call-1', decode(repeat('a1', 32), 'hex'), 'Rhinoplasty', 'test');
+select throws_ok($$ insert into leads (clinic_id, call_id, phone_hash, procedure, source)
+                    values ('44444444-4444-4444-4444-444444444444', 'call-1', decode(repeat('a2', 32), 'hex'), 'Facelift', 'test') $$,
   '23505', null, 'one lead per clinic and call');
 insert into vapi_events (clinic_id, call_id, type) values ('44444444-4444-4444-4444-444444444444', 'call-1', 'end-of-call-report');
 select throws_ok($$ insert into vapi_events (clinic_id, call_id, type) values ('44444444-4444-4444-4444-444444444444', 'call-1', 'end-of-call-report') $$,

@@ -13,8 +13,8 @@ namespace Frontdesk.Bench;
 /// <summary>
 /// A loopback Google: the OAuth2 token endpoint (JWT-bearer grant, assertion signature checked with
 /// the throwaway service account's public key) and the Calendar v3 endpoints Frontdesk uses (events
-/// insert/patch/delete/list with sync and page tokens, freeBusy, watch, channels.stop) with Google's
-/// status codes and error bodies. Failures on demand: down, the next N calls fail, a slow insert.
+/// insert/patch/delete/list with sync and page tokens, freeBusy, watch, channels.stop, calendars.get
+/// with the calendar's canonical id and description) with Google's status codes and error bodies. Failures on demand: down, the next N calls fail, a slow insert.
 /// Shared by the tests and the bench (linked into the bench project).
 /// </summary>
 public sealed partial class GoogleFake : IAsyncDisposable
@@ -24,12 +24,23 @@ public sealed partial class GoogleFake : IAsyncDisposable
     /// whatever token_uri says; the fake also takes its own address).</summary>
     public const string GoogleTokenAudience = "https://oauth2.googleapis.com/token";
     public const string FreeBusyScope = "https://www.googleapis.com/auth/calendar.freebusy";
+    /// <summary>calendars.get needs one of these (Google's granular scope first).</summary>
+    public static readonly string[] CalendarReadScopes =
+    [
+        "https://www.googleapis.com/auth/calendar.calendars.readonly",
+        "https://www.googleapis.com/auth/calendar.calendars",
+        "https://www.googleapis.com/auth/calendar.readonly",
+        "https://www.googleapis.com/auth/calendar",
+    ];
 
     readonly WebApplication _app;
     readonly RSA _key = RSA.Create(2048);
     readonly object _gate = new();
     readonly Dictionary<string, Cal> _calendars = new(StringComparer.Ordinal);
-    readonly HashSet<string> _tokens = new(StringComparer.Ordinal);
+    /// <summary>Access token → the scopes it was granted.</summary>
+    readonly Dictionary<string, string[]> _tokens = new(StringComparer.Ordinal);
+    /// <summary>Other names Google resolves to a calendar (calendars.get answers the canonical id).</summary>
+    readonly Dictionary<string, string> _aliases = new(StringComparer.Ordinal);
     readonly Queue<int> _failures = new();
     long _seq;
 
@@ -56,6 +67,7 @@ public sealed partial class GoogleFake : IAsyncDisposable
     {
         public readonly Dictionary<string, Ev> Events = new(StringComparer.Ordinal);
         public long MinValidToken;
+        public string? Description;
     }
 
     public sealed class Ev
@@ -98,7 +110,23 @@ public sealed partial class GoogleFake : IAsyncDisposable
 
     // ---- test controls -------------------------------------------------------------------------
 
-    public void AddCalendar(string calendarId) { lock (_gate) _calendars.TryAdd(calendarId, new Cal()); }
+    /// <summary>A calendar shared with the service account; <paramref name="description"/> is what its
+    /// owner wrote in its settings (where a clinic's verification code goes).</summary>
+    public void AddCalendar(string calendarId, string? description = null)
+    {
+        lock (_gate)
+            if (!_calendars.TryAdd(calendarId, new Cal { Description = description }) && description is not null)
+                _calendars[calendarId].Description = description;
+    }
+
+    /// <summary>The owner edits the calendar's description.</summary>
+    public void SetDescription(string calendarId, string? description) { lock (_gate) _calendars[calendarId].Description = description; }
+
+    /// <summary>Another name for a calendar (Google resolves it; calendars.get answers the canonical id).</summary>
+    public void AddAlias(string alias, string calendarId) { lock (_gate) _aliases[alias] = calendarId; }
+
+    /// <summary>The owner stops sharing the calendar (or deletes it): every call about it is 404.</summary>
+    public void RemoveCalendar(string calendarId) { lock (_gate) _calendars.Remove(calendarId); }
 
     /// <summary>The next <paramref name="count"/> Calendar API calls answer <paramref name="status"/>.</summary>
     public void FailNext(int status, int count = 1) { lock (_gate) for (var i = 0; i < count; i++) _failures.Enqueue(status); }
@@ -174,6 +202,7 @@ public sealed partial class GoogleFake : IAsyncDisposable
         _app.MapPost("/calendar/v3/freeBusy", (Delegate)FreeBusy);
         _app.MapPost("/calendar/v3/calendars/{calendarId}/events/watch", (Delegate)Watch);
         _app.MapPost("/calendar/v3/channels/stop", (Delegate)Stop);
+        _app.MapGet("/calendar/v3/calendars/{calendarId}", (Delegate)GetCalendar);
     }
 
     static IResult Error(int code, string reason, string message, string domain = "global") => Results.Json(new JsonObject
@@ -207,7 +236,7 @@ public sealed partial class GoogleFake : IAsyncDisposable
         if (problem is not null)
             return Results.Json(new { error = "invalid_grant", error_description = problem }, statusCode: 400);
         var token = "ya29." + Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
-        lock (_gate) _tokens.Add(token);
+        lock (_gate) _tokens.Add(token, scopes);
         return Results.Json(new { access_token = token, expires_in = 3599, token_type = "Bearer" });
     }
 
@@ -228,7 +257,7 @@ public sealed partial class GoogleFake : IAsyncDisposable
         {
             var auth = http.Request.Headers.Authorization.ToString();
             bool known;
-            lock (_gate) known = auth.StartsWith("Bearer ", StringComparison.Ordinal) && _tokens.Contains(auth[7..]);
+            lock (_gate) known = auth.StartsWith("Bearer ", StringComparison.Ordinal) && _tokens.ContainsKey(auth[7..]);
             if (!known)
             {
                 Interlocked.Increment(ref _rejectedBearer);
@@ -450,6 +479,35 @@ public sealed partial class GoogleFake : IAsyncDisposable
         var body = (await JsonNode.ParseAsync(http.Request.Body))!;
         lock (_gate) Channels.RemoveAll(c => c.Id == body["id"]?.GetValue<string>());
         return Results.NoContent();
+    }
+
+    /// <summary>calendars.get: the calendar's metadata, for a token with a calendar-read scope.</summary>
+    IResult GetCalendar(HttpContext http, string calendarId)
+    {
+        string? canonical;
+        lock (_gate) canonical = _aliases.GetValueOrDefault(calendarId) ?? calendarId;
+        if (Gate(http, canonical, out var cal) is { } failed) return failed;
+        lock (_gate)
+        {
+            var scopes = _tokens[http.Request.Headers.Authorization.ToString()[7..]];
+            if (!scopes.Any(CalendarReadScopes.Contains))
+            {
+                Calls.Add(("GET", http.Request.Path, 403, false));
+                return Error(403, "insufficientPermissions", "Request had insufficient authentication scopes.");
+            }
+            Calls.Add(("GET", http.Request.Path, 200, false));
+            var body = new JsonObject
+            {
+                ["kind"] = "calendar#calendar",
+                ["etag"] = "\"" + cal!.GetHashCode().ToString(System.Globalization.CultureInfo.InvariantCulture) + "\"",
+                ["id"] = canonical,
+                ["summary"] = canonical,
+                ["timeZone"] = "Europe/London",
+                ["conferenceProperties"] = new JsonObject { ["allowedConferenceSolutionTypes"] = new JsonArray("hangoutsMeet") },
+            };
+            if (cal.Description is not null) body["description"] = cal.Description;
+            return Results.Json(body);
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -15,15 +15,16 @@ public sealed record ApiResult(HttpStatusCode Status, JsonElement Body, string T
     public Guid Id(string name = "id") => Body.GetProperty(name).GetGuid();
 }
 
-/// <summary>HTTP against the target with tokens minted from its JWT secret.</summary>
-public sealed class Api(HttpClient http, byte[] secret)
+/// <summary>HTTP against the target with tokens minted from its JWT secret (and its issuer, when the
+/// target checks one: FRONTDESK_JWT_ISSUER).</summary>
+public sealed class Api(HttpClient http, byte[] secret, string? issuer = null)
 {
     public HttpClient Http { get; } = http;
 
-    public string ServiceToken() => Auth.Mint(secret, new RequestClaims(RequestClaims.ServiceRole, null, "validate", null), TimeSpan.FromHours(1));
+    public string ServiceToken() => Auth.Mint(secret, new RequestClaims(RequestClaims.ServiceRole, null, "validate", null), TimeSpan.FromHours(1), issuer);
 
     public string Token(Guid clinic, string appRole, string? sub = null) =>
-        Auth.Mint(secret, RequestClaims.ForClinic(clinic, sub ?? $"validate-{appRole}", appRole), TimeSpan.FromHours(1));
+        Auth.Mint(secret, RequestClaims.ForClinic(clinic, sub ?? $"validate-{appRole}", appRole), TimeSpan.FromHours(1), issuer);
 
     public async Task<ApiResult> SendAsync(HttpMethod method, string path, string? token, object? body = null,
         IDictionary<string, string>? headers = null, CancellationToken ct = default)

@@ -3,7 +3,7 @@ using System.Text;
 namespace Frontdesk.Bench.Validate;
 
 /// <summary>
-/// <c>validate --target URL --jwt-secret S [--twilio-fake] [--database-url URL] [--out DIR]</c>, or
+/// <c>validate --target URL --jwt-secret S [--jwt-issuer ISS] [--twilio-fake] [--database-url URL] [--out DIR]</c>, or
 /// <c>validate --local</c>: the seed's Phase 3 system test with real numbers, against any deployment.
 /// </summary>
 public sealed class ValidateCommand : IBenchCommand
@@ -22,7 +22,7 @@ public sealed class ValidateCommand : IBenchCommand
         var secret = Opt("--jwt-secret") ?? Environment.GetEnvironmentVariable("FRONTDESK_JWT_SECRET");
         if (!local && (target is null || secret is null))
         {
-            progress.WriteLine("usage: validate --target URL --jwt-secret SECRET [--twilio-fake [--twilio-fake-port N]] [--database-url URL] [--out DIR]\n       validate --local [--out DIR]");
+            progress.WriteLine("usage: validate --target URL --jwt-secret SECRET [--jwt-issuer ISS] [--twilio-fake [--twilio-fake-port N]] [--database-url URL] [--out DIR]\n       validate --local [--out DIR]");
             return 2;
         }
 
@@ -57,7 +57,7 @@ public sealed class ValidateCommand : IBenchCommand
 
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(target!), Timeout = TimeSpan.FromSeconds(60) };
             var report = new ValidationReport { Target = local ? "local (embedded PostgreSQL, loopback Twilio and LLM)" : target! };
-            var run = new ValidationRun(new Api(http, Encoding.UTF8.GetBytes(secret!)), report, progress)
+            var run = new ValidationRun(new Api(http, Encoding.UTF8.GetBytes(secret!), Opt("--jwt-issuer") ?? Environment.GetEnvironmentVariable("FRONTDESK_JWT_ISSUER")), report, progress)
             {
                 DatabaseUrl = host?.AdminConnectionString ?? Opt("--database-url"),
                 Twilio = twilio,

@@ -35,8 +35,7 @@ public static class SlotEndpoints
         if (count < 1) return Problems.Invalid("The range is shorter than one slot.");
         if (count > MaxSlotsPerRequest) return Problems.Invalid($"At most {MaxSlotsPerRequest} slots per request.");
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or "receptionist" or null))
-            return Problems.Problem(403, Problems.Forbidden, "Only admins and receptionists may create slots");
+        if (claims.Deny(AppRoles.Admin | AppRoles.Receptionist, "Only admins and receptionists may create slots") is { } denied) return denied;
 
         await using var s = await db.BeginAsync(claims, ct);
         if (await s.QuerySingleOrDefaultAsync<Guid?>("select id from practitioners where id = @Id and clinic_id = @ClinicId",

@@ -2,12 +2,17 @@ using Frontdesk.Audit;
 using Frontdesk.Booking;
 using Frontdesk.FollowUp;
 using Frontdesk.Messaging;
+using Frontdesk.Privacy;
 
 namespace Frontdesk.BookingPage;
 
 sealed record PractitionerName(Guid Id, string Name);
 
-sealed record LeadRow(string Phone, string? Name, string Procedure, Guid? PatientId, Guid? BookingId, bool OptedOut);
+sealed record LeadRow(byte[]? PhoneHash, byte[]? Content, string? LegacyPhone, string? LegacyName, string Procedure, Guid? PatientId,
+    Guid? BookingId, bool OptedOut, bool PatientErased);
+
+/// <summary>A lead with its contact opened.</summary>
+sealed record OpenLead(LeadRow Row, LeadContact Contact, byte[] PhoneHash);
 
 /// <summary>What the page needs for one link: the clinic, the lead and, when the lead already
 /// booked through its link, that live booking.</summary>
@@ -28,7 +33,7 @@ public abstract record BookResult
 /// signed link proves the clinic), so RLS applies exactly as for staff of that clinic.
 /// </summary>
 public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken cancelTokens, PublicUrl urls,
-    BookingPageOptions options, ILogger<BookingFlow> log)
+    BookingPageOptions options, Vault vault, SmsGuard guard, ILogger<BookingFlow> log)
 {
     public const string Source = "sms_link";
 
@@ -37,10 +42,11 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
     const string ClinicSql = "select name, timezone, address, phone from clinics where id = @ClinicId";
 
     const string LeadSql = """
-        select l.phone, l.name, l.procedure,
+        select l.phone_hash, l.content, l.phone, l.name, l.procedure,
                (select p.id from patients p where p.clinic_id = l.clinic_id and p.id = l.patient_id and p.erased_at is null),
                (select b.id from bookings b where b.clinic_id = l.clinic_id and b.id = l.converted_booking_id and b.status = 'confirmed'),
-               exists (select 1 from sms_opt_outs o where o.clinic_id = l.clinic_id and o.phone = l.phone)
+               exists (select 1 from sms_opt_outs o where o.clinic_id = l.clinic_id and (o.phone_hash = l.phone_hash or o.phone = l.phone)),
+               exists (select 1 from patients p where p.clinic_id = l.clinic_id and p.id = l.patient_id and p.erased_at is not null)
         from leads l where l.clinic_id = @ClinicId and l.id = @LeadId
         """;
 
@@ -53,17 +59,33 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
     public async Task<ClinicView?> ClinicAsync(Guid clinicId, CancellationToken ct) =>
         (await db.QueryOnceAsync<ClinicView>(Claims(clinicId), ClinicSql, new { ClinicId = clinicId }, ct)) is [var c] ? c : null;
 
-    /// <summary>The clinic and lead of a link, or null when either is gone.</summary>
+    /// <summary>The clinic and lead of a link, or null when either is gone — the lead deleted by an
+    /// erasure, minimised by retention, or its caller's key destroyed: such a link is no longer valid
+    /// and nothing is re-created from it.</summary>
     public async Task<LinkState?> StateAsync(BookingLink link, CancellationToken ct)
     {
         await using var s = await db.BeginAsync(Claims(link.ClinicId), ct);
         var clinic = await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { link.ClinicId }, ct);
-        var lead = await s.QuerySingleOrDefaultAsync<LeadRow>(LeadSql, new { link.ClinicId, link.LeadId }, ct);
-        if (clinic is null || lead is null) return null;
-        var booking = lead.BookingId is { } id
-            ? await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = id, lead.Procedure }, ct)
+        if (clinic is null || await OpenLeadAsync(s, link, ct) is not { } lead) return null;
+        var booking = lead.Row.BookingId is { } id
+            ? await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = id, lead.Row.Procedure }, ct)
             : null;
-        return new LinkState(clinic, lead.Procedure, lead.Name, booking, Texted: !lead.OptedOut);
+        return new LinkState(clinic, lead.Row.Procedure, lead.Contact.Name, booking, Texted: !lead.Row.OptedOut);
+    }
+
+    async Task<OpenLead?> OpenLeadAsync(DbSession s, BookingLink link, CancellationToken ct)
+    {
+        var row = await s.QuerySingleOrDefaultAsync<LeadRow>(LeadSql, new { link.ClinicId, link.LeadId }, ct);
+        if (row is null || row.PatientErased) return null;
+        if (row.Content is null)
+        {
+            // A lead from before contacts were sealed, not yet reached by the backfill.
+            if (row.LegacyPhone is not { } phone) return null;
+            return new OpenLead(row, new LeadContact(phone, row.LegacyName),
+                await vault.CallerHashAsync(s, link.ClinicId, CallerSubject.Phone(phone), ct));
+        }
+        var contact = await vault.OpenForCallerAsync<LeadContact>(s, link.ClinicId, row.PhoneHash, LeadContact.Table, link.LeadId.ToString(), row.Content, ct);
+        return contact is null ? null : new OpenLead(row, contact, row.PhoneHash!);
     }
 
     /// <summary>Free times from now to <see cref="BookingPageOptions.Days"/> ahead: not claimed, not
@@ -106,17 +128,17 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
         if (!await s.QuerySingleOrDefaultAsync<bool>("select true from leads where clinic_id = @ClinicId and id = @LeadId for update",
                 new { ClinicId = clinicId, link.LeadId }, ct))
             return new BookResult.NoSuchLead();
-        var lead = (await s.QuerySingleOrDefaultAsync<LeadRow>(LeadSql, new { ClinicId = clinicId, link.LeadId }, ct))!;
-        if (lead.BookingId is { } existing) return new BookResult.AlreadyBooked(existing);
+        if (await OpenLeadAsync(s, link, ct) is not { } lead) return new BookResult.NoSuchLead();
+        if (lead.Row.BookingId is { } existing) return new BookResult.AlreadyBooked(existing);
 
-        var patientId = lead.PatientId ?? await s.QuerySingleOrDefaultAsync<Guid?>("""
+        var patientId = lead.Row.PatientId ?? await s.QuerySingleOrDefaultAsync<Guid?>("""
             select id from patients where clinic_id = @ClinicId and phone = @Phone and erased_at is null order by created_at limit 1
-            """, new { ClinicId = clinicId, lead.Phone }, ct);
+            """, new { ClinicId = clinicId, lead.Contact.Phone }, ct);
         if (patientId is null)
         {
             patientId = await s.QuerySingleOrDefaultAsync<Guid>(
                 "insert into patients (clinic_id, name, phone) values (@ClinicId, @Name, @Phone) returning id",
-                new { ClinicId = clinicId, lead.Name, lead.Phone }, ct);
+                new { ClinicId = clinicId, lead.Contact.Name, lead.Contact.Phone }, ct);
             await AuditLog.WriteAsync(s, clinicId, "created", "patient", patientId.ToString(), new { source = Source, leadId = link.LeadId }, ct);
         }
 
@@ -131,9 +153,9 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
                     """, new { BookingId = bookingId, PatientId = patientId, ClinicId = clinicId, link.LeadId }, ct);
                 var sms = await QueueConfirmationAsync(s, link, lead, bookingId, ct);
                 await AuditLog.WriteAsync(s, clinicId, "lead_converted", "lead", link.LeadId.ToString(),
-                    new { bookingId, source = Source, confirmationSms = sms is not null }, ct);
+                    new { bookingId, source = Source, confirmationSms = sms is not null, confirmationRefused = sms?.Refused?.Reason }, ct);
                 await s.CommitAsync(ct);
-                if (sms is not null) outbox.Signal();
+                if (sms is { Refused: null }) outbox.Signal();
                 Log.Booked(log, clinicId, link.LeadId, bookingId);
                 return new BookResult.Booked(bookingId);
             case 409:
@@ -144,25 +166,24 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
     }
 
     /// <summary>The confirmation text through the outbox, unless the number opted out. Sent at
-    /// once, quiet hours or not: the patient is on the page waiting for it.</summary>
-    async Task<Guid?> QueueConfirmationAsync(DbSession s, BookingLink link, LeadRow lead, Guid bookingId, CancellationToken ct)
+    /// once, quiet hours or not: the patient is on the page waiting for it. One the SMS guard refuses
+    /// (quota, country) is kept as failed and the booking stands.</summary>
+    async Task<(Guid MessageId, SmsVerdict.Refused? Refused)?> QueueConfirmationAsync(DbSession s, BookingLink link, OpenLead lead, Guid bookingId, CancellationToken ct)
     {
-        if (lead.OptedOut) return null;
+        if (lead.Row.OptedOut) return null;
         var clinic = await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { link.ClinicId }, ct);
-        var booking = await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = bookingId, lead.Procedure }, ct);
+        var booking = await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = bookingId, lead.Row.Procedure }, ct);
         var cancel = urls.For(CancelPath(link.ClinicId, booking!, link.LeadId));
         var when = ClinicTime.Spoken(booking!.StartsAt, ClinicTime.Zone(clinic!.Timezone));
-        var body = SmsText.Fit($"Your {lead.Procedure} consultation at {clinic.Name} is booked for {when} with {booking.Practitioner}."
+        var body = SmsText.Fit($"Your {lead.Row.Procedure} consultation at {clinic.Name} is booked for {when} with {booking.Practitioner}."
                                + (clinic.Address is null ? "" : $" Address: {clinic.Address}.")
                                + $" Need to cancel? {cancel}");
-        var (segments, encoding) = SmsText.Count(body);
-        var messageId = await s.QuerySingleOrDefaultAsync<Guid>("""
-            insert into sms_messages (clinic_id, to_phone, body, segments, encoding)
-            values (@ClinicId, @Phone, @Body, @Segments, @Encoding)
-            returning id
-            """, new { link.ClinicId, lead.Phone, Body = body, Segments = segments, Encoding = encoding }, ct);
-        await Outbox.EnqueueAsync(s, link.ClinicId, SmsSender.JobKind, new SmsJob(messageId), null, ct);
-        return messageId;
+        var refused = await guard.CheckAsync(s, link.ClinicId, lead.Contact.Phone, ct) as SmsVerdict.Refused;
+        var messageId = await SmsContent.InsertAsync(s, vault, link.ClinicId, null, lead.PhoneHash, new SmsContent(lead.Contact.Phone, body), SmsPurpose.Confirmation, ct,
+            status: refused is null ? "queued" : "failed", error: refused is null ? null : "refused: " + refused.Detail);
+        if (refused is null)
+            await Outbox.EnqueueAsync(s, link.ClinicId, SmsSender.JobKind, new SmsJob(messageId), null, ct);
+        return (messageId, refused);
     }
 
     /// <summary>/book/cancel/{token}, valid until the appointment starts.</summary>
@@ -178,6 +199,12 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
             "select procedure from leads where clinic_id = @ClinicId and id = @LeadId", new { link.ClinicId, link.LeadId }, ct);
         var booking = await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, link.BookingId, Procedure = procedure ?? "" }, ct);
         if (clinic is null || booking is null) return null;
+        // An erased patient's links stop working: the page would still show their appointment.
+        if (await s.QuerySingleOrDefaultAsync<bool>("""
+                select exists (select 1 from bookings b join patients p on p.clinic_id = b.clinic_id and p.id = b.patient_id
+                               where b.clinic_id = @ClinicId and b.id = @BookingId and p.erased_at is not null)
+                """, new { link.ClinicId, link.BookingId }, ct))
+            return null;
         var live = await s.QuerySingleOrDefaultAsync<bool>(
             "select status = 'confirmed' from bookings where clinic_id = @ClinicId and id = @BookingId", new { link.ClinicId, link.BookingId }, ct);
         return (booking, live, clinic);

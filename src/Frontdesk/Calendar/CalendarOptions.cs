@@ -26,6 +26,10 @@ public sealed class CalendarOptions
 
     [Range(0.01, 86400)] public double RetryMaxSeconds { get; set; } = 600;
 
+    /// <summary>A job that has kept failing this long is given up: the booking's calendar status says
+    /// 'failed' (the booking itself stands; a later change to it tries again).</summary>
+    [Range(0.0001, 8760)] public double GiveUpHours { get; set; } = 72;
+
     /// <summary>How far ahead busy time is read.</summary>
     [Range(1, 365)] public int SyncDays { get; set; } = 60;
 
@@ -47,6 +51,7 @@ public sealed class CalendarOptions
         o.SyncSeconds = Number(c["FRONTDESK_CALENDAR_SYNC_SECONDS"]) ?? o.SyncSeconds;
         o.RetryBaseSeconds = Number(c["FRONTDESK_CALENDAR_RETRY_BASE_SECONDS"]) ?? o.RetryBaseSeconds;
         o.RetryMaxSeconds = Number(c["FRONTDESK_CALENDAR_RETRY_MAX_SECONDS"]) ?? o.RetryMaxSeconds;
+        o.GiveUpHours = Number(c["FRONTDESK_CALENDAR_GIVE_UP_HOURS"]) ?? o.GiveUpHours;
         if (int.TryParse(c["FRONTDESK_CALENDAR_SYNC_DAYS"], CultureInfo.InvariantCulture, out var days)) o.SyncDays = days;
     }
 

@@ -151,6 +151,7 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
               update calendar_jobs
                  set done_at = case when version = @Version then now() end,
                      last_error = case when version = @Version then @Error end,
+                     failing_since = case when version = @Version then null else failing_since end,
                      locked_until = null, updated_at = now()
                where clinic_id = @ClinicId and id = @JobId
               returning version = @Version as current)
@@ -168,33 +169,46 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
         }, ct);
 
     // Transient: durable backoff in the row, so a restart or another instance picks it up on time.
+    // Bounded by usefulness (ARCHITECTURE decision 13): once failures have lasted GiveUpHours the job
+    // is done and the booking says 'failed', so nobody believes the calendar is in step.
     async Task RetryAsync(Job job, string error, string? eventId, string? eventCalendar, int generation, CancellationToken ct, bool countAttempt = true)
     {
-        Log.WillRetry(log, job.BookingId, job.Attempts + 1);
-        await db.QueryOnceAsync<int>(Worker, """
+        var gaveUp = await db.QueryOnceAsync<bool>(Worker, """
             with j as (
               update calendar_jobs
                  set attempts = case when version = @Version and @Count then attempts + 1 else attempts end,
                      next_attempt_at = case when version = @Version and @Count then now() + make_interval(secs => @Delay) else next_attempt_at end,
+                     -- Reset when given up, so a later change of the booking starts a fresh window.
+                     failing_since = case when version = @Version and @Count
+                                          then (case when failing_since < now() - make_interval(secs => @GiveUp) then null else coalesce(failing_since, now()) end)
+                                          else failing_since end,
+                     done_at = case when version = @Version and @Count and failing_since < now() - make_interval(secs => @GiveUp) then now() end,
                      last_error = @Error, locked_until = null, updated_at = now()
                where clinic_id = @ClinicId and id = @JobId
-              returning 1)
+              returning done_at is not null as gave_up)
             update bookings
                set calendar_event_id = @EventId, calendar_event_calendar = @EventCalendar, calendar_generation = @Generation,
-                   calendar_error = @Error
+                   calendar_status = case when (select gave_up from j) then 'failed' else calendar_status end,
+                   calendar_error = case when (select gave_up from j) then 'gave up after ' || @GiveUpHours || ' h of failures: ' || @Error else @Error end
              where clinic_id = @ClinicId and id = @BookingId and exists (select 1 from j)
-            returning 1
+            returning (select gave_up from j)
             """, new
         {
             JobId = job.Id, job.Version, job.ClinicId, job.BookingId, Error = error, Delay = options.Backoff(job.Attempts).TotalSeconds, Count = countAttempt,
-            EventId = eventId, EventCalendar = eventCalendar, Generation = generation,
+            EventId = eventId, EventCalendar = eventCalendar, Generation = generation, GiveUp = options.GiveUpHours * 3600,
+            GiveUpHours = options.GiveUpHours.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture),
         }, ct);
+        if (gaveUp is [true]) Log.GaveUp(log, job.BookingId, options.GiveUpHours);
+        else Log.WillRetry(log, job.BookingId, job.Attempts + 1);
     }
 
     static partial class Log
     {
         [LoggerMessage(Level = LogLevel.Warning, Message = "Calendar event of booking {BookingId} failed permanently: Google answered {Status} {Reason}")]
         public static partial void PermanentFailure(ILogger logger, Guid bookingId, int status, string reason);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Calendar event of booking {BookingId}: given up after {Hours} h of failures; the booking's calendar status says failed")]
+        public static partial void GaveUp(ILogger logger, Guid bookingId, double hours);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Calendar event of booking {BookingId} will be retried (attempt {Attempt})")]
         public static partial void WillRetry(ILogger logger, Guid bookingId, int attempt);

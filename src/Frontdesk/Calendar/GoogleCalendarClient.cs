@@ -41,11 +41,13 @@ public sealed class GoogleUnavailableException(string message, Exception? inner 
 /// </summary>
 public sealed class GoogleCalendarClient
 {
-    /// <summary>Events CRUD, list and watch; free/busy queries.</summary>
+    /// <summary>Events CRUD, list and watch; free/busy queries; reading a calendar's own properties
+    /// (its description carries a clinic's verification code, issue 14).</summary>
     public static readonly string[] Scopes =
     [
         "https://www.googleapis.com/auth/calendar.events",
         "https://www.googleapis.com/auth/calendar.freebusy",
+        "https://www.googleapis.com/auth/calendar.calendars.readonly",
     ];
 
     readonly HttpClient _http;
@@ -62,11 +64,20 @@ public sealed class GoogleCalendarClient
         if (options.Enabled)
         {
             var json = File.ReadAllText(options.CredentialsPath!);
-            _credential = CredentialFactory.FromJson<ServiceAccountCredential>(json).ToGoogleCredential().CreateScoped(Scopes);
+            var account = CredentialFactory.FromJson<ServiceAccountCredential>(json);
+            ServiceAccountEmail = account.Id;
+            _credential = account.ToGoogleCredential().CreateScoped(Scopes);
         }
     }
 
     public bool Enabled => _credential is not null;
+
+    /// <summary>The address clinics share their calendars with (the credential's client_email).</summary>
+    public string? ServiceAccountEmail { get; }
+
+    /// <summary>calendars.get: the calendar's canonical id, summary and description.</summary>
+    public Task<GoogleResponse> GetCalendarAsync(string calendarId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, $"calendar/v3/calendars/{Escape(calendarId)}", null, ct);
 
     public static string Escape(string segment) => Uri.EscapeDataString(segment);
 

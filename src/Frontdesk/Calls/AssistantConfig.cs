@@ -22,7 +22,14 @@ public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IV
 
     public JsonObject For(VapiClinic clinic)
     {
-        var server = new JsonObject { ["url"] = urls.For("/vapi/webhook"), ["secret"] = clinic.Secret };
+        var server = new JsonObject
+        {
+            ["url"] = urls.For("/vapi/webhook"),
+            ["secret"] = clinic.Secret,
+            // Vapi retries nothing by default; with a plan it retries non-2xx answers, such as the 503
+            // Retry-After a duplicate gets while the first delivery is still being processed.
+            ["backoffPlan"] = new JsonObject { ["type"] = "exponential", ["maxRetries"] = 5, ["baseDelaySeconds"] = 2 },
+        };
         var messages = new JsonArray(ServerMessages.Select(m => (JsonNode)m).ToArray());
         var wantsKnowledge = handlers.Any(h => h.Type == "knowledge-base-request");
         if (wantsKnowledge) messages.Add("knowledge-base-request");

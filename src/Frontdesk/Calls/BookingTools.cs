@@ -8,8 +8,6 @@ namespace Frontdesk.Calls;
 
 sealed record FreeSlot(Guid Id, DateTimeOffset StartsAt, string Practitioner);
 
-sealed record CallerBooking(Guid Id, DateTimeOffset StartsAt);
-
 /// <summary>Shared by the booking tools: arguments, and the caller as a patient of the clinic.</summary>
 static class ToolArgs
 {
@@ -29,7 +27,7 @@ static class ToolArgs
 }
 
 /// <summary>check_availability {date?, partOfDay?, practitioner?, procedure?}: up to five free slots, spoken in the clinic's time.</summary>
-public sealed class CheckAvailabilityTool(Db db) : IVapiTool, IVapiToolSchema
+public sealed class CheckAvailabilityTool : IVapiTool, IVapiToolSchema
 {
     public string Name => "check_availability";
     public string Description => "Finds up to five free appointment times. Returns spoken times, each with the slot id to book.";
@@ -53,7 +51,7 @@ public sealed class CheckAvailabilityTool(Db db) : IVapiTool, IVapiToolSchema
             _ => throw new VapiToolException("Part of day should be morning, afternoon or evening."),
         };
         var practitioner = ToolArgs.Text(arguments, "practitioner", 100);
-        var slots = await db.QueryOnceAsync<FreeSlot>(context.Claims, """
+        var slots = await context.Transaction.QueryAsync<FreeSlot>("""
             select s.id, s.starts_at, p.name
             from calendar_slots s
             join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
@@ -102,8 +100,10 @@ public sealed class CheckAvailabilityTool(Db db) : IVapiTool, IVapiToolSchema
     }
 }
 
-/// <summary>book_appointment {slotId, patientName?, procedure?}: claims the slot for the caller through the slot engine.</summary>
-public sealed class BookAppointmentTool(Db db) : IVapiTool, IVapiToolSchema
+/// <summary>book_appointment {slotId, patientName?, procedure?}: claims the slot for the caller through the slot engine.
+/// An effect tool: a re-issue with the same slot books nothing more (and the slot engine answers the same
+/// patient's second claim of a slot with the same booking).</summary>
+public sealed class BookAppointmentTool : IVapiEffectTool, IVapiToolSchema
 {
     public string Name => "book_appointment";
     public string Description => "Books a free slot (slotId from check_availability) for the caller, identified by the number they call from.";
@@ -126,7 +126,7 @@ public sealed class BookAppointmentTool(Db db) : IVapiTool, IVapiToolSchema
         var name = ToolArgs.Text(arguments, "patientName", 100);
         var clinicId = context.Clinic.Id;
 
-        await using var s = await db.BeginAsync(context.Claims, ct);
+        var s = context.Transaction;
         var patientId = await s.QuerySingleOrDefaultAsync<Guid?>("""
             select id from patients where clinic_id = @ClinicId and phone = @Phone and erased_at is null order by created_at limit 1
             """, new { ClinicId = clinicId, Phone = phone }, ct);
@@ -146,11 +146,9 @@ public sealed class BookAppointmentTool(Db db) : IVapiTool, IVapiToolSchema
                     select b.id, b.starts_at, p.name from bookings b join practitioners p on p.clinic_id = b.clinic_id and p.id = b.practitioner_id
                     where b.id = @Id
                     """, new { Id = outcome.BookingId!.Value }, ct);
-                await s.CommitAsync(ct);
                 return $"Booked {ClinicTime.Spoken(booked!.StartsAt, ClinicTime.Zone(context.Clinic.Timezone))} with {booked.Practitioner}. " +
                        $"Booking reference {outcome.BookingId}.";
             case 409:
-                await s.CommitAsync(ct);
                 return outcome.Alternatives.Count == 0
                     ? "Sorry, that slot was just taken and there are no other free times nearby. Would another day suit?"
                     : $"Sorry, that slot was just taken. I can offer {SlotEngine.SpokenList(outcome.Alternatives)}. " +
@@ -163,13 +161,18 @@ public sealed class BookAppointmentTool(Db db) : IVapiTool, IVapiToolSchema
     }
 }
 
-/// <summary>cancel_appointment {bookingId?}: cancels the caller's booking, or their next upcoming one.</summary>
-public sealed class CancelAppointmentTool(Db db) : IVapiTool, IVapiToolSchema
+/// <summary>cancel_appointment {bookingId?}: cancels one of the caller's bookings. Without a bookingId it
+/// never guesses: the only upcoming booking is cancelled, several are listed back to choose from.
+/// An effect tool: a re-issue cancels nothing more; a booking already cancelled is said to be.</summary>
+public sealed class CancelAppointmentTool : IVapiEffectTool, IVapiToolSchema
 {
     public string Name => "cancel_appointment";
-    public string Description => "Cancels the caller's appointment: the given bookingId, or their next upcoming one.";
+    public string Description => "Cancels one of the caller's appointments: the given bookingId, or their only upcoming one. " +
+                                 "With several upcoming appointments and no bookingId it lists them to choose from.";
 
-    public JsonObject Parameters() => ToolArgs.Schema(("bookingId", "string", "Booking reference, if the caller has it. Optional."));
+    public JsonObject Parameters() => ToolArgs.Schema(("bookingId", "string", "Booking reference, if the caller has it or chose one. Optional."));
+
+    sealed record OwnBooking(Guid Id, DateTimeOffset StartsAt, string Status, string Practitioner);
 
     public async Task<string> InvokeAsync(VapiContext context, JsonElement arguments, CancellationToken ct)
     {
@@ -177,22 +180,39 @@ public sealed class CancelAppointmentTool(Db db) : IVapiTool, IVapiToolSchema
         Guid? bookingId = null;
         if (ToolArgs.Text(arguments, "bookingId", 60) is { } raw)
             bookingId = Guid.TryParse(raw, out var b) ? b : throw new VapiToolException("That booking reference doesn't look right. Could you read it again?");
+        var zone = ClinicTime.Zone(context.Clinic.Timezone);
+        var s = context.Transaction;
 
-        await using var s = await db.BeginAsync(context.Claims, ct);
         // Only the caller's own bookings: a number cannot cancel someone else's appointment.
-        var booking = await s.QuerySingleOrDefaultAsync<CallerBooking>("""
-            select b.id, b.starts_at from bookings b
+        // Locked, so a concurrent cancel or move of the same booking waits for this one.
+        var bookings = await s.QueryAsync<OwnBooking>("""
+            select b.id, b.starts_at, b.status, pr.name from bookings b
             join patients p on p.clinic_id = b.clinic_id and p.id = b.patient_id
-            where b.clinic_id = @ClinicId and p.phone = @Phone and p.erased_at is null and b.status = 'confirmed'
-              and (@BookingId::uuid is null and b.starts_at > now() or b.id = @BookingId)
+            join practitioners pr on pr.clinic_id = b.clinic_id and pr.id = b.practitioner_id
+            where b.clinic_id = @ClinicId and p.phone = @Phone and p.erased_at is null
+              and (b.id = @BookingId or @BookingId::uuid is null and b.status = 'confirmed' and b.starts_at > now())
             order by b.starts_at
-            limit 1
-            """, new { ClinicId = context.Clinic.Id, Phone = phone, BookingId = bookingId }, ct)
-            ?? throw new VapiToolException("I couldn't find an upcoming appointment for the number you're calling from.");
-        var outcome = await SlotEngine.CancelAsync(s, booking.Id, context.Clinic.Id, ct);
-        if (outcome.Status != 200)
-            throw new VapiToolException("I couldn't find an upcoming appointment for the number you're calling from.");
-        await s.CommitAsync(ct);
-        return $"Cancelled the appointment on {ClinicTime.Spoken(booking.StartsAt, ClinicTime.Zone(context.Clinic.Timezone))}.";
+            limit 6
+            for update of b
+            """, new { ClinicId = context.Clinic.Id, Phone = phone, BookingId = bookingId }, ct);
+
+        switch (bookings)
+        {
+            case []:
+                throw new VapiToolException(bookingId is null
+                    ? "I couldn't find an upcoming appointment for the number you're calling from."
+                    : "I couldn't find that booking for the number you're calling from. Could you read the reference again?");
+            case [{ Status: "cancelled" } done]:
+                return $"The appointment on {ClinicTime.Spoken(done.StartsAt, zone)} is already cancelled.";
+            case [var one]:
+                var outcome = await SlotEngine.CancelAsync(s, one.Id, context.Clinic.Id, ct);
+                if (outcome.Status != 200)
+                    throw new VapiToolException("I couldn't cancel that appointment. It may already have taken place.");
+                return $"Cancelled the appointment on {ClinicTime.Spoken(one.StartsAt, zone)}.";
+            default:
+                var listed = string.Join("; ", bookings.Take(5).Select(x => $"{ClinicTime.Spoken(x.StartsAt, zone)} with {x.Practitioner} (bookingId {x.Id})"));
+                return $"You have {(bookings.Count > 5 ? "more than five" : bookings.Count.ToString(CultureInfo.InvariantCulture))} upcoming appointments: {listed}. " +
+                       "Which one should I cancel? Call cancel_appointment again with its bookingId.";
+        }
     }
 }

@@ -1,16 +1,16 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace Frontdesk.Calls;
 
 /// <summary>
 /// POST /vapi/webhook: authenticate (secret, optionally HMAC) before parsing, check the call
-/// belongs to the clinic, then answer by message type — tool calls by name to every registered
-/// <see cref="IVapiTool"/>, everything else to every <see cref="IVapiMessageHandler"/> of the type
-/// (the first non-null response is the reply). Each (call, type[, tool call or status]) is
-/// processed once; a repeat gets the stored first answer.
+/// belongs to the clinic, then answer by message type through <see cref="VapiIntake"/> — tool calls
+/// by name to every registered <see cref="IVapiTool"/>, everything else to every
+/// <see cref="IVapiMessageHandler"/> of the type (the first non-null response is the reply). Each
+/// (call, type[, tool call or status]) is processed once; a repeat gets the stored first answer, a
+/// duplicate of a message still being processed gets 503 with Retry-After.
 /// </summary>
 public static partial class VapiWebhook
 {
@@ -21,6 +21,8 @@ public static partial class VapiWebhook
         services.AddSingleton<IVapiTool, CheckAvailabilityTool>();
         services.AddSingleton<IVapiTool, BookAppointmentTool>();
         services.AddSingleton<IVapiTool, CancelAppointmentTool>();
+        services.AddSingleton<VapiIntake>();
+        services.AddVapiReconciliation();
         return services;
     }
 
@@ -37,7 +39,7 @@ public static partial class VapiWebhook
     };
 
     static async Task<Results<ContentHttpResult, ProblemHttpResult>> Handle(HttpRequest request, Db db, AssistantConfig assistant,
-        IEnumerable<IVapiTool> tools, IEnumerable<IVapiMessageHandler> handlers, ILoggerFactory loggers, CancellationToken ct)
+        VapiIntake intake, ILoggerFactory loggers, CancellationToken ct)
     {
         var clinic = await VapiAuth.AuthenticateAsync(request, db, ct) ?? await HmacOnlyClinicAsync(request, db, ct);
         if (clinic is null)
@@ -85,134 +87,39 @@ public static partial class VapiWebhook
         switch (type)
         {
             case "tool-calls":
-                return Json(await ToolCallsAsync(db, context, tools, log, ct));
+                return Json(await intake.ToolCallsAsync(context, ct));
             case "function-call":
-                return Json(await FunctionCallAsync(context, tools, log, ct));
+                return Json(await intake.FunctionCallAsync(context, ct));
             case "assistant-request":
                 return Json(assistant.For(clinic).ToJsonString());
         }
 
         var discriminator = DedupeKey(type, message);
         if (discriminator is null || callId is null)
-            return Json(await DispatchAsync(context, type, handlers, ct) ?? "{}");
+            return Json(await intake.DispatchAsync(context, type, ct) ?? "{}");
 
-        var claims = context.Claims;
-        var claim = await VapiEvents.ClaimAsync(db, claims, clinic.Id, callId, type, discriminator,
-            VapiMessage.Time(message.Get("timestamp")), ct);
-        if (!claim.Fresh)
+        switch (await intake.ProcessAsync(context, type, discriminator, ct))
         {
-            Log.Repeat(log, clinic.Id, type);
-            return Json(claim.StoredResponse
-                        ?? await VapiEvents.AwaitResponseAsync(db, claims, clinic.Id, callId, type, discriminator, ct)
-                        ?? "{}");
-        }
-        try
-        {
-            if (type is "end-of-call-report" or "status-update")
-                await VapiEvents.RecordCallAsync(db, claims, clinic.Id, callId, type, message, message.GetRawText(), ct);
-            var response = await DispatchAsync(context, type, handlers, ct) ?? "{}";
-            await VapiEvents.CompleteAsync(db, claims, claim.Id!.Value, response, ct);
-            return Json(response);
-        }
-        catch
-        {
-            await VapiEvents.ReleaseAsync(db, claims, claim.Id!.Value);
-            throw;
+            case IntakeOutcome.Processed { Fresh: true } done:
+                return Json(done.Response);
+            case IntakeOutcome.Processed repeat:
+                Log.Repeat(log, clinic.Id, type);
+                return Json(repeat.Response);
+            default:
+                // The first delivery is still at work (or its instance is dying with the claim): never
+                // acknowledge what nobody has processed yet. Vapi retries non-2xx answers under the
+                // server's backoffPlan (AssistantConfig sets one); reconciliation finds it otherwise.
+                Log.InProgress(log, clinic.Id, type);
+                request.HttpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Problems.Problem(503, Problems.InProgress, "This message is still being processed",
+                    "Another delivery of the same message holds it; retry after the Retry-After delay.");
         }
     }
 
-    /// <summary>Every handler of the type runs; the first non-null response is the reply.</summary>
-    static async Task<string?> DispatchAsync(VapiContext context, string type, IEnumerable<IVapiMessageHandler> handlers, CancellationToken ct)
-    {
-        object? reply = null;
-        foreach (var h in handlers.Where(h => h.Type == type))
-        {
-            var r = await h.HandleAsync(context, ct);
-            reply ??= r;
-        }
-        return reply switch
-        {
-            null => null,
-            string s => s,
-            JsonNode n => n.ToJsonString(),
-            _ => JsonSerializer.Serialize(reply, reply.GetType(), JsonSerializerOptions.Web),
-        };
-    }
-
-    static async Task<string> ToolCallsAsync(Db db, VapiContext context, IEnumerable<IVapiTool> tools, ILogger log, CancellationToken ct)
-    {
-        var results = new JsonArray();
-        foreach (var call in VapiMessage.ToolCalls(context.Message))
-        {
-            EventClaim? claim = null;
-            if (context.CallId is { } callId && call.Id is { Length: <= 300 } id)
-            {
-                claim = await VapiEvents.ClaimAsync(db, context.Claims, context.Clinic.Id, callId, "tool-calls", id,
-                    VapiMessage.Time(context.Message.Get("timestamp")), ct);
-                if (!claim.Fresh)
-                {
-                    var stored = claim.StoredResponse
-                                 ?? await VapiEvents.AwaitResponseAsync(db, context.Claims, context.Clinic.Id, callId, "tool-calls", id, ct);
-                    results.Add(stored is null ? Result(call, null, "This request is still being processed.") : JsonNode.Parse(stored));
-                    continue;
-                }
-            }
-            JsonObject item;
-            try
-            {
-                var (result, error) = await InvokeAsync(context, tools, call, log, ct);
-                item = Result(call, result, error);
-            }
-            catch
-            {
-                if (claim?.Id is { } cid) await VapiEvents.ReleaseAsync(db, context.Claims, cid);
-                throw;
-            }
-            if (claim?.Id is { } claimId) await VapiEvents.CompleteAsync(db, context.Claims, claimId, item.ToJsonString(), ct);
-            results.Add(item);
-        }
-        return new JsonObject { ["results"] = results }.ToJsonString();
-    }
-
-    static async Task<string> FunctionCallAsync(VapiContext context, IEnumerable<IVapiTool> tools, ILogger log, CancellationToken ct)
-    {
-        var fc = context.Message.Get("functionCall");
-        var name = fc?.Str("name");
-        if (name is null) return new JsonObject { ["result"] = "No function was named." }.ToJsonString();
-        var (result, error) = await InvokeAsync(context, tools, new VapiToolCall(null, name, VapiMessage.Arguments(fc?.Get("parameters"))), log, ct);
-        return new JsonObject { ["result"] = result ?? error }.ToJsonString();
-    }
-
-    static async Task<(string? Result, string? Error)> InvokeAsync(VapiContext context, IEnumerable<IVapiTool> tools, VapiToolCall call,
-        ILogger log, CancellationToken ct)
-    {
-        var tool = tools.FirstOrDefault(t => t.Name == call.Name);
-        if (tool is null) return (null, $"Unknown tool {VapiMessage.OneLine(call.Name)}.");
-        try
-        {
-            return (VapiMessage.OneLine(await tool.InvokeAsync(context, call.Arguments, ct)), null);
-        }
-        catch (VapiToolException e)
-        {
-            return (null, VapiMessage.OneLine(e.Message));
-        }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
-        {
-            Log.ToolFailed(log, call.Name, e.GetType().Name, e);
-            return (null, "Sorry, I could not do that just now. Please try again in a moment.");
-        }
-    }
-
-    static JsonObject Result(VapiToolCall call, string? result, string? error)
-    {
-        var o = new JsonObject { ["toolCallId"] = call.Id, ["name"] = call.Name };
-        if (error is null) o["result"] = result ?? "";
-        else o["error"] = error;
-        return o;
-    }
+    const int RetryAfterSeconds = 5;
 
     /// <summary>The configured id the message contradicts, or null.</summary>
-    static string? Mismatch(VapiClinic clinic, JsonElement message)
+    internal static string? Mismatch(VapiClinic clinic, JsonElement message)
     {
         var assistantId = message.Str("call", "assistantId") ?? message.Str("assistant", "id");
         if (clinic.AssistantId is { Length: > 0 } a && assistantId is not null && assistantId != a) return "assistant id";
@@ -243,7 +150,7 @@ public static partial class VapiWebhook
         [LoggerMessage(Level = LogLevel.Information, Message = "Repeated Vapi {Type} for clinic {ClinicId}: stored answer returned")]
         public static partial void Repeat(ILogger logger, Guid clinicId, string type);
 
-        [LoggerMessage(Level = LogLevel.Error, Message = "Vapi tool {Tool} failed with {ExceptionType}")]
-        public static partial void ToolFailed(ILogger logger, string tool, string exceptionType, Exception e);
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Vapi {Type} for clinic {ClinicId} is still being processed by another delivery; answered 503 Retry-After")]
+        public static partial void InProgress(ILogger logger, Guid clinicId, string type);
     }
 }

@@ -5,7 +5,7 @@ namespace Frontdesk.Clinics;
 
 // Optional members carry defaults: with RespectRequiredConstructorParameters every other one is required.
 public sealed record CreateClinic(string Name, string? Timezone = null, string? SmsFrom = null, string? VapiAssistantId = null,
-    string? VapiPhoneNumberId = null, string? VapiSecret = null);
+    string? VapiPhoneNumberId = null, string? VapiSecret = null, string? VapiApiKey = null);
 
 public sealed record ClinicView(Guid Id, string Name, string Timezone, string? SmsFrom, string? VapiAssistantId,
     string? VapiPhoneNumberId, DateTimeOffset CreatedAt);
@@ -32,8 +32,11 @@ public static class ClinicEndpoints
 
     internal const string ClinicColumns = "id, name, timezone, sms_from, vapi_assistant_id, vapi_phone_number_id, created_at";
 
-    static async Task<Results<Created<ClinicView>, ProblemHttpResult>> Create(CreateClinic body, HttpContext http, Db db, CancellationToken ct)
+    static async Task<Results<Created<ClinicView>, ProblemHttpResult>> Create(CreateClinic body, HttpContext http, Db db,
+        Calls.VapiApiKeys vapiKeys, Calls.VapiReconciliation reconciliation, CancellationToken ct)
     {
+        if (body.VapiApiKey is { } apiKey && !Calls.VapiApiKeys.IsPlausible(apiKey))
+            return Problems.Invalid("vapiApiKey must be the clinic's Vapi private API key (8–200 visible characters).");
         var timezone = body.Timezone ?? "Europe/London";
         if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200)
             return Problems.Invalid("name is required (at most 200 characters).");
@@ -60,6 +63,11 @@ public static class ClinicEndpoints
                 Secret = body.VapiSecret,
             }, ct);
             await AuditLog.WriteAsync(s, created!.Id, "clinic_created", "clinic", created.Id.ToString(), new { name = created.Name }, ct);
+            if (body.VapiApiKey is not null)
+            {
+                await vapiKeys.SetAsync(s, created.Id, body.VapiApiKey, ct);
+                s.AfterCommit(reconciliation.Signal);
+            }
             return created;
         }, ct);
         return TypedResults.Created($"/api/clinics/{view.Id}", view);
@@ -82,8 +90,7 @@ public static class ClinicEndpoints
         if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200)
             return Problems.Invalid("name is required (at most 200 characters).");
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or null))
-            return Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may add practitioners");
+        if (claims.Deny(AppRoles.Admin, "Only a clinic admin may add practitioners") is { } denied) return denied;
         var view = await db.InTransactionAsync(claims, async s =>
         {
             var p = await s.QuerySingleOrDefaultAsync<PractitionerView>("""

@@ -58,15 +58,15 @@ public static class PatientEndpoints
         return view is null ? Problems.NotFoundProblem("Patient") : TypedResults.Ok(view);
     }
 
-    /// <summary>GDPR erasure (Privacy/PatientData): contacts, identifiers and notes deleted, the data
-    /// key destroyed, the row kept as a non-identifying tombstone so bookings and the audit chain
+    /// <summary>GDPR erasure (Privacy/PatientData): everything linked to the patient by id or number
+    /// deleted or shredded, the row kept as a non-identifying tombstone so bookings and the audit chain
     /// still point at something.</summary>
-    static async Task<Results<NoContent, ProblemHttpResult>> Erase(Guid clinicId, Guid patientId, HttpContext http, Db db, CancellationToken ct)
+    static async Task<Results<NoContent, ProblemHttpResult>> Erase(Guid clinicId, Guid patientId, HttpContext http, Db db,
+        Frontdesk.Privacy.Vault vault, CancellationToken ct)
     {
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or null))
-            return Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may erase a patient");
-        var erased = await db.InTransactionAsync(claims, s => Frontdesk.Privacy.PatientData.EraseAsync(s, clinicId, patientId, ct), ct);
+        if (claims.Deny(AppRoles.Admin, "Only a clinic admin may erase a patient") is { } denied) return denied;
+        var erased = await db.InTransactionAsync(claims, s => Frontdesk.Privacy.PatientData.EraseAsync(s, vault, clinicId, patientId, ct), ct);
         return erased ? TypedResults.NoContent() : Problems.NotFoundProblem("Patient");
     }
 }

@@ -28,7 +28,9 @@ public sealed class EndOfCallFollowUp(FollowUpPlanner planner) : IVapiMessageHan
             m.Str("artifact", "transcript") ?? m.Str("transcript"),
             m.Str("endedReason"),
             null);
-        await planner.PlanAsync(context.Claims, call, ct);
+        // In the report's claim transaction when there is one: the follow-up and the stored answer commit together.
+        if (context.Session is { } session) await planner.PlanAsync(session, call, ct);
+        else await planner.PlanAsync(context.Claims, call, ct);
         return null;
     }
 

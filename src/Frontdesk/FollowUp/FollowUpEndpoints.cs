@@ -23,8 +23,12 @@ public static class FollowUpEndpoints
         return services;
     }
 
+    /// <summary>Sending a text in the clinic's name is for the people who would send one by hand
+    /// (admins, receptionists) and for service_role; a doctor's or a role-less token gets 403
+    /// before its body is read.</summary>
     public static void MapFollowUp(this IEndpointRouteBuilder app) =>
-        app.MapPost("/functions/v1/trigger_followup_sms", Trigger).WithTags("Follow-up").RequireAuthorization(Auth.Policies.Member);
+        app.MapPost("/functions/v1/trigger_followup_sms", Trigger).WithTags("Follow-up").RequireAuthorization(Auth.Policies.Member)
+            .RequireRoles(AppRoles.Admin | AppRoles.Receptionist);
 
     static async Task<Results<Accepted<FollowUpQueuedView>, Ok<NoFollowUpView>, ProblemHttpResult>> Trigger(
         CallEndedRequest body, HttpContext http, FollowUpPlanner planner, CancellationToken ct)
@@ -41,9 +45,10 @@ public static class FollowUpEndpoints
             return Problems.Invalid("keyword, patientName and leadId are at most 200 characters, patientPhone at most 40.");
 
         var outcome = await planner.PlanAsync(claims, new CallEnded(clinicId, body.CallId, "trigger_followup_sms", body.PatientPhone,
-            body.PatientName, body.Keyword, body.BookingConfirmed, body.Transcript, null, body.LeadId), ct);
+            body.PatientName, body.Keyword, body.BookingConfirmed, body.Transcript, null, body.LeadId), ct, storeRefusals: false);
         return outcome switch
         {
+            FollowUpOutcome.Refused r => r.Verdict.Problem(http),
             FollowUpOutcome.Queued q => TypedResults.Accepted((string?)null,
                 new FollowUpQueuedView(q.LeadId, q.FollowupId, q.MessageId, q.Procedure, q.PdfLink, q.AssignedAgent)),
             FollowUpOutcome.None n => TypedResults.Ok(new NoFollowUpView(false, n.Reason)),

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Frontdesk.Audit;
 using Frontdesk.Messaging;
+using Frontdesk.Privacy;
 
 namespace Frontdesk.FollowUp;
 
@@ -16,6 +17,10 @@ public abstract record FollowUpOutcome
 
     /// <summary>No follow-up: booking_confirmed, not_reached, no_procedure, invalid_number, opted_out.</summary>
     public sealed record None(string Reason) : FollowUpOutcome;
+
+    /// <summary>The SMS guard refused the message (country or quota). <paramref name="Stored"/>: the lead,
+    /// follow-up and a failed message were kept so a person sees it (webhooks); otherwise nothing was.</summary>
+    public sealed record Refused(SmsVerdict.Refused Verdict, bool Stored) : FollowUpOutcome;
 }
 
 sealed record ClinicFollowUpSettings(string Name, string Timezone, string Agent, string AgentName, string? Template,
@@ -30,7 +35,8 @@ sealed record ExistingFollowUp(Guid LeadId, Guid FollowupId, Guid MessageId, str
 /// follow-up, the message and its outbox job in one transaction (ARCHITECTURE decision 6). One lead
 /// per (clinic, call): a replayed webhook or report returns the first answer and sends nothing new.
 /// </summary>
-public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkToken tokens, PublicUrl urls, ILogger<FollowUpPlanner> log)
+public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkToken tokens, PublicUrl urls, Vault vault, SmsGuard guard,
+    ILogger<FollowUpPlanner> log)
 {
     const string ExistingSql = """
         select l.id, f.id, m.id, f.procedure, f.pdf_link, f.assigned_agent
@@ -40,15 +46,57 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
         where l.clinic_id = @ClinicId and l.call_id = @CallId
         """;
 
-    public async Task<FollowUpOutcome> PlanAsync(RequestClaims claims, CallEnded call, CancellationToken ct)
+    /// <param name="storeRefusals">A message the SMS guard refuses is kept as a failed message with its
+    /// lead (true: webhooks, where nobody waits for an answer) or nothing is stored and the caller
+    /// gets the refusal to answer with (false: the API).</param>
+    public async Task<FollowUpOutcome> PlanAsync(RequestClaims claims, CallEnded call, CancellationToken ct, bool storeRefusals = true)
     {
-        await using var s = await db.BeginAsync(claims, ct);
-        var outcome = await DecideAndWriteAsync(s, call, ct);
+        FollowUpOutcome outcome;
+        await using (var s = await db.BeginAsync(claims, ct))
+        {
+            outcome = await DecideAndWriteAsync(s, call, storeRefusals, ct);
+            if (outcome is FollowUpOutcome.Queued { Replay: false } or FollowUpOutcome.Refused { Stored: true })
+                await s.CommitAsync(ct);
+        }
+        switch (outcome)
+        {
+            case FollowUpOutcome.Queued { Replay: false } q:
+                outbox.Signal();
+                Log.Queued(log, call.ClinicId, q.LeadId, q.Procedure);
+                break;
+            case FollowUpOutcome.Refused r:
+                if (!r.Stored)
+                    // Nothing else was kept: the refusal itself is worth a line in the clinic's trail.
+                    await db.InTransactionAsync(claims, async s =>
+                    {
+                        await AuditLog.WriteAsync(s, call.ClinicId, "sms_refused", "call", call.CallId, new { reason = r.Verdict.Reason, source = call.Source }, ct);
+                        return true;
+                    }, ct);
+                Log.Refused(log, call.ClinicId, r.Verdict.Reason);
+                break;
+            case FollowUpOutcome.None n:
+                Log.NotDue(log, call.ClinicId, n.Reason);
+                break;
+        }
+        return outcome;
+    }
+
+    /// <summary>Decides and writes in the caller's transaction (a Vapi message's claim), which commits
+    /// the follow-up together with the message's answer; the outbox is woken after that commit.</summary>
+    public async Task<FollowUpOutcome> PlanAsync(DbSession s, CallEnded call, CancellationToken ct)
+    {
+        var outcome = await DecideAndWriteAsync(s, call, storeRefusals: true, ct);
         if (outcome is FollowUpOutcome.Queued { Replay: false } q)
         {
-            await s.CommitAsync(ct);
-            outbox.Signal();
-            Log.Queued(log, call.ClinicId, q.LeadId, q.Procedure);
+            s.AfterCommit(() =>
+            {
+                outbox.Signal();
+                Log.Queued(log, call.ClinicId, q.LeadId, q.Procedure);
+            });
+        }
+        else if (outcome is FollowUpOutcome.Refused r)
+        {
+            s.AfterCommit(() => Log.Refused(log, call.ClinicId, r.Verdict.Reason));
         }
         else if (outcome is FollowUpOutcome.None n)
         {
@@ -57,7 +105,7 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
         return outcome;
     }
 
-    async Task<FollowUpOutcome> DecideAndWriteAsync(DbSession s, CallEnded call, CancellationToken ct)
+    async Task<FollowUpOutcome> DecideAndWriteAsync(DbSession s, CallEnded call, bool storeRefusals, CancellationToken ct)
     {
         if (await s.QuerySingleOrDefaultAsync<ExistingFollowUp>(ExistingSql, new { call.ClinicId, call.CallId }, ct) is { } first)
             return Replayed(first);
@@ -80,24 +128,29 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
             p.GetProperty("guide").GetString())).ToList());
         var procedure = catalog.ForKeyword(call.Keyword) ?? catalog.Find(call.Transcript);
         if (procedure is null) return new FollowUpOutcome.None("no_procedure");
+        // What the call was about, for the clinic's figures (the call row exists for Vapi reports only).
+        await s.ExecuteAsync("update calls set procedure = @Procedure where clinic_id = @ClinicId and call_id = @CallId",
+            new { Procedure = procedure.Name, call.ClinicId, call.CallId }, ct);
 
         var phone = Phone.ToE164(call.Phone, Phone.RegionForTimezone(clinic.Timezone));
         if (phone is null) return new FollowUpOutcome.None("invalid_number");
-        if (await s.QuerySingleOrDefaultAsync<bool>(
-                "select exists (select 1 from sms_opt_outs where clinic_id = @ClinicId and phone = @Phone)",
-                new { call.ClinicId, Phone = phone }, ct))
+        var phoneHash = await vault.CallerHashAsync(s, call.ClinicId, CallerSubject.Phone(phone), ct);
+        if (await s.QuerySingleOrDefaultAsync<bool>(SmsOptOuts.ExistsSql, new { call.ClinicId, Hash = phoneHash, Phone = phone }, ct))
             return new FollowUpOutcome.None("opted_out");
 
+        var leadId = Guid.NewGuid();
         var lead = await s.QuerySingleOrDefaultAsync<NewLead>("""
-            insert into leads (clinic_id, call_id, external_ref, phone, name, procedure, source, patient_id)
-            select @ClinicId, @CallId, @ExternalRef, @Phone, @Name, @Procedure, @Source,
+            insert into leads (id, clinic_id, call_id, external_ref, phone_hash, content, procedure, source, patient_id)
+            select @Id, @ClinicId, @CallId, @ExternalRef, @Hash, @Content, @Procedure, @Source,
                    (select id from patients where clinic_id = @ClinicId and phone = @Phone and erased_at is null order by created_at limit 1)
             on conflict (clinic_id, call_id) do nothing
             returning id, (select name from patients where clinic_id = @ClinicId and phone = @Phone and erased_at is null order by created_at limit 1)
             """, new
         {
-            call.ClinicId, call.CallId, ExternalRef = call.ExternalLeadId, Phone = phone,
-            Name = Clean(call.PatientName), Procedure = procedure.Name, call.Source,
+            Id = leadId, call.ClinicId, call.CallId, ExternalRef = call.ExternalLeadId, Hash = phoneHash, Phone = phone,
+            Content = await vault.SealForCallerAsync(s, call.ClinicId, phoneHash, LeadContact.Table, leadId.ToString(),
+                new LeadContact(phone, Clean(call.PatientName)), ct),
+            Procedure = procedure.Name, call.Source,
         }, ct);
         if (lead is not { } l)
         {
@@ -109,7 +162,7 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
         var pdfLink = procedure.GuidePath is null ? null : urls.For(procedure.GuidePath);
         var token = tokens.Create(call.ClinicId, l.Id, procedure.Name, DateTimeOffset.UtcNow + BookingLinkToken.DefaultLifetime);
         var bookingLink = urls.For("/book/" + token);
-        var name = Clean(call.PatientName) ?? Clean(l.PatientName);
+        var name = SmsName(Clean(call.PatientName)) ?? SmsName(Clean(l.PatientName));
         var body = SmsText.Fit(SmsTemplate.Render(clinic.Template ?? SmsTemplate.Default, new Dictionary<string, string?>
         {
             ["patientName"] = name ?? "there",
@@ -119,19 +172,28 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
             ["clinicName"] = clinic.Name,
             ["agentName"] = clinic.AgentName,
         }));
-        var (segments, encoding) = SmsText.Count(body);
+        var (segments, _) = SmsText.Count(body);
         var templateName = SmsTemplate.NameFor(procedure.Name);
+        // Late in the transaction: an allowed message holds the day's quota row until commit.
+        var verdict = await guard.CheckAsync(s, call.ClinicId, phone, ct);
+        var refused = verdict as SmsVerdict.Refused;
+        if (refused is not null && !storeRefusals) return new FollowUpOutcome.Refused(refused, Stored: false);
 
         var followupId = await s.QuerySingleOrDefaultAsync<Guid>("""
-            insert into lead_followups (clinic_id, lead_id, procedure, channel, template, assigned_agent, pdf_link, booking_link)
-            values (@ClinicId, @LeadId, @Procedure, 'SMS', @Template, @Agent, @PdfLink, @BookingLink)
+            insert into lead_followups (clinic_id, lead_id, procedure, channel, template, assigned_agent, pdf_link, booking_link, status)
+            values (@ClinicId, @LeadId, @Procedure, 'SMS', @Template, @Agent, @PdfLink, @BookingLink, @Status)
             returning id
-            """, new { call.ClinicId, LeadId = l.Id, Procedure = procedure.Name, Template = templateName, clinic.Agent, PdfLink = pdfLink, BookingLink = bookingLink }, ct);
-        var messageId = await s.QuerySingleOrDefaultAsync<Guid>("""
-            insert into sms_messages (clinic_id, followup_id, to_phone, body, segments, encoding)
-            values (@ClinicId, @FollowupId, @Phone, @Body, @Segments, @Encoding)
-            returning id
-            """, new { call.ClinicId, FollowupId = followupId, Phone = phone, Body = body, Segments = segments, Encoding = encoding }, ct);
+            """, new { call.ClinicId, LeadId = l.Id, Procedure = procedure.Name, Template = templateName, clinic.Agent, PdfLink = pdfLink, BookingLink = bookingLink,
+                Status = refused is null ? "queued" : "failed" }, ct);
+        // A refused message is kept as failed, with the reason, so a person sees it; it never reaches the outbox.
+        var messageId = await SmsContent.InsertAsync(s, vault, call.ClinicId, followupId, phoneHash, new SmsContent(phone, body), SmsPurpose.FollowUp, ct,
+            status: refused is null ? "queued" : "failed", error: refused is null ? null : "refused: " + refused.Detail);
+        if (refused is not null)
+        {
+            await AuditLog.WriteAsync(s, call.ClinicId, "sms_refused", "lead", l.Id.ToString(),
+                new { followupId, messageId, reason = refused.Reason, source = call.Source }, ct);
+            return new FollowUpOutcome.Refused(refused, Stored: true);
+        }
         var notBefore = QuietHours.NextAllowed(DateTimeOffset.UtcNow, clinic.QuietStart, clinic.QuietEnd, ClinicTime.Zone(clinic.Timezone));
         await Outbox.EnqueueAsync(s, call.ClinicId, SmsSender.JobKind, new SmsJob(messageId), notBefore, ct);
         await AuditLog.WriteAsync(s, call.ClinicId, "followup_queued", "lead", l.Id.ToString(),
@@ -153,6 +215,18 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
              || endedReason.StartsWith("call.start.error", StringComparison.Ordinal),
     };
 
+    /// <summary>
+    /// A name a caller (or a Vapi payload) supplied goes into a text sent from the clinic's number:
+    /// it must read as a name — at most four words of letters with spaces, hyphens, apostrophes or
+    /// full stops, 40 characters — or the text says "there". No link, number or sentence of the
+    /// sender's choosing reaches a patient's phone under the clinic's name (issue 14).
+    /// </summary>
+    internal static string? SmsName(string? name) =>
+        name is { Length: > 0 and <= 40 } n && n.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length <= 4
+        && n.All(c => char.IsLetter(c) || c is ' ' or '-' or '\'' or '’' or '.'
+                      || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.SpacingCombiningMark)
+            ? n : null;
+
     static string? Clean(string? name) =>
         string.IsNullOrWhiteSpace(name) ? null : name.Trim() is { Length: <= 100 } n ? n : name.Trim()[..100];
 
@@ -163,5 +237,8 @@ public sealed partial class FollowUpPlanner(Db db, Outbox outbox, BookingLinkTok
 
         [LoggerMessage(Level = LogLevel.Information, Message = "No follow-up for clinic {ClinicId}: {Reason}")]
         public static partial void NotDue(ILogger logger, Guid clinicId, string reason);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Follow-up SMS for clinic {ClinicId} refused by the SMS guard: {Reason}")]
+        public static partial void Refused(ILogger logger, Guid clinicId, string reason);
     }
 }

@@ -47,7 +47,7 @@ public static partial class FollowUpSettingsEndpoints
     }
 
     static ProblemHttpResult? Forbidden(RequestClaims claims) =>
-        claims.IsService || claims.AppRole is "admin" or null ? null : Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may change follow-up settings");
+        claims.Deny(AppRoles.Admin, "Only a clinic admin may change follow-up settings");
 
     static async Task<Results<Ok<FollowUpSettings>, ProblemHttpResult>> Update(Guid clinicId, UpdateFollowUp body, HttpContext http, Db db, CancellationToken ct)
     {

@@ -45,8 +45,7 @@ public static class KnowledgeEndpoints
     static async Task<Results<Created<SavedDocument>, ProblemHttpResult>> Save(Guid clinicId, SaveDocument body, HttpContext http, Db db, CancellationToken ct)
     {
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or null))
-            return Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may change the knowledge base");
+        if (claims.Deny(AppRoles.Admin, "Only a clinic admin may change the knowledge base") is { } denied) return denied;
         if (string.IsNullOrWhiteSpace(body.Title) || body.Title.Length > 300)
             return Problems.Invalid("title is required (at most 300 characters).");
         if (string.IsNullOrWhiteSpace(body.Source) || body.Source.Length > 500)
@@ -91,8 +90,7 @@ public static class KnowledgeEndpoints
     static async Task<Results<Created<SynonymView>, ProblemHttpResult>> AddSynonymAsync(Guid clinicId, AddSynonym body, HttpContext http, Db db, CancellationToken ct)
     {
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or null))
-            return Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may change the knowledge base");
+        if (claims.Deny(AppRoles.Admin, "Only a clinic admin may change the knowledge base") is { } denied) return denied;
         var phrase = KnowledgeQuery.Normalize(body.Phrase ?? "");
         var expansion = KnowledgeQuery.Normalize(body.Expansion ?? "");
         if (phrase.Length is 0 or > 100 || expansion.Length is 0 or > 300)

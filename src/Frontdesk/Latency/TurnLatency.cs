@@ -56,13 +56,15 @@ public sealed partial class TurnLatencyRecorder(Db db, ILogger<TurnLatencyRecord
             ? at
             : DateTimeOffset.UtcNow;
 
-        var inserted = await db.InTransactionAsync(context.Claims, s => s.ExecuteAsync("""
+        // In the report's claim transaction when there is one, so a retried report stores its turns once.
+        Task<int> Insert(DbSession s) => s.ExecuteAsync("""
             insert into call_turn_latencies (clinic_id, call_id, turn, turn_ms, model_ms, voice_ms, transcriber_ms, endpointing_ms, call_ended_at)
             select @ClinicId, @CallId, x.n - 1, x.t, x.m, x.v, x.tr, x.e, @EndedAt
             from unnest(@Turn::float8[], @Model::float8[], @Voice::float8[], @Transcriber::float8[], @Endpointing::float8[])
                  with ordinality as x(t, m, v, tr, e, n)
             on conflict (clinic_id, call_id, turn) do nothing
-            """, new { ClinicId = context.Clinic.Id, CallId = callId, Turn = turn, Model = model, Voice = voice, Transcriber = transcriber, Endpointing = endpointing, EndedAt = endedAt }, ct), ct);
+            """, new { ClinicId = context.Clinic.Id, CallId = callId, Turn = turn, Model = model, Voice = voice, Transcriber = transcriber, Endpointing = endpointing, EndedAt = endedAt }, ct);
+        var inserted = context.Session is { } session ? await Insert(session) : await db.InTransactionAsync(context.Claims, Insert, ct);
         if (inserted == 0) return null;   // a repeated report
 
         for (var i = 0; i < count; i++)
@@ -73,11 +75,15 @@ public sealed partial class TurnLatencyRecorder(Db db, ILogger<TurnLatencyRecord
             RecordStage("transcriber", transcriber[i]);
             RecordStage("endpointing", endpointing[i]);
         }
-        var recent = await db.QueryOnceAsync<double?>(context.Claims, """
+        const string RecentSql = """
             select percentile_cont(0.95) within group (order by turn_ms) from (
               select turn_ms from call_turn_latencies where clinic_id = @ClinicId and turn_ms is not null
               order by call_ended_at desc limit @Limit) recent
-            """, new { ClinicId = context.Clinic.Id, Limit = RollingTurns }, ct);
+            """;
+        var recentArgs = new { ClinicId = context.Clinic.Id, Limit = RollingTurns };
+        var recent = context.Session is { } open
+            ? await open.QueryAsync<double?>(RecentSql, recentArgs, ct)
+            : await db.QueryOnceAsync<double?>(context.Claims, RecentSql, recentArgs, ct);
         var rollingP95 = recent.Count > 0 ? recent[0] : null;
         if (rollingP95 > P95WarningMs)
             Log.P95Exceeded(log, context.Clinic.Id, Math.Round(rollingP95.Value), RollingTurns);

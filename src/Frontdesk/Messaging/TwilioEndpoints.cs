@@ -21,7 +21,12 @@ public static partial class TwilioEndpoints
         var options = TwilioOptions.Load(config);
         services.AddSingleton(options);
         services.TryAddSingleton<PublicUrl>();
-        services.AddHttpClient<TwilioClient>(c => c.Timeout = TimeSpan.FromSeconds(15));
+        services.AddOptions<SmsOptions>()
+            .Configure<IConfiguration>(SmsOptions.Bind)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SmsOptions>>().Value);
+        services.AddHttpClient<TwilioClient>((sp, c) => c.Timeout = TimeSpan.FromSeconds(sp.GetRequiredService<SmsOptions>().TwilioTimeoutSeconds));
         services.AddSingleton<IOutboxHandler, SmsSender>();
         services.AddOutbox();
         return services;
@@ -68,24 +73,27 @@ public static partial class TwilioEndpoints
         if (string.IsNullOrEmpty(sid) || string.IsNullOrEmpty(status) || status.Length > 40)
             return Problems.Invalid("MessageSid and MessageStatus are required.");
         int? code = int.TryParse(Get(form, "ErrorCode"), out var c) ? c : null;
+        // ?m= is our message id (SmsSender puts it in the callback URL): it settles an attempt whose
+        // answer we never read (status unknown/sending/review, no sid yet). Otherwise the sid finds it.
+        Guid? messageId = Guid.TryParse(request.Query["m"].ToString(), out var mid) ? mid : null;
         // Callbacks can arrive out of order: a status never moves back (delivered stays delivered).
-        await db.QueryOnceAsync<int>(Callback, """
+        await db.QueryOnceAsync<int>(Callback, $"""
             with m as (
-              update sms_messages set status = @Status, error_code = coalesce(@Code, error_code), updated_at = now()
-              where twilio_sid = @Sid
-                and (case @Status when 'accepted' then 1 when 'scheduled' then 1 when 'queued' then 1 when 'sending' then 2 when 'sent' then 3 else 4 end)
-                 >= (case status when 'accepted' then 1 when 'scheduled' then 1 when 'queued' then 1 when 'sending' then 2 when 'sent' then 3 else 4 end)
-              returning followup_id, clinic_id
+              update sms_messages set status = @Status, twilio_sid = @Sid, error_code = coalesce(@Code, error_code), updated_at = now()
+              where (twilio_sid = @Sid or (id = @MessageId and twilio_sid is null))
+                and (twilio_sid is null or (case @Status when 'accepted' then 1 when 'scheduled' then 1 when 'queued' then 1 when 'sending' then 2 when 'sent' then 3 else 4 end)
+                 >= (case status when 'accepted' then 1 when 'scheduled' then 1 when 'queued' then 1 when 'sending' then 2 when 'sent' then 3 else 4 end))
+              returning followup_id, clinic_id, status, twilio_sid
             )
-            update lead_followups f set status = case when @Status in ('failed', 'undelivered') then 'failed' else 'sent' end
+            update lead_followups f set status = {SmsStatus.FollowUpStatusSql("m.status", "m.twilio_sid")}
             from m where f.id = m.followup_id and f.clinic_id = m.clinic_id
             returning 1
-            """, new { Sid = sid, Status = status, Code = code }, ct);
+            """, new { Sid = sid, Status = status, Code = code, MessageId = messageId }, ct);
         return TypedResults.NoContent();
     }
 
     static async Task<Results<ContentHttpResult, ProblemHttpResult>> Inbound(HttpRequest request, TwilioOptions options, PublicUrl urls, Db db,
-        ILoggerFactory loggers, CancellationToken ct)
+        Frontdesk.Privacy.Vault vault, ILoggerFactory loggers, CancellationToken ct)
     {
         var (form, problem) = await VerifyAsync(request, options, urls, ct);
         if (problem is not null) return problem;
@@ -105,12 +113,12 @@ public static partial class TwilioEndpoints
                 """, new { Candidates = candidates, Shared = shared }, ct);
             foreach (var (id, _) in ids.Select(c => (c.Id, c.Name)))
             {
+                // Opt-outs are kept by the number's keyed hash in that clinic (issue 13), never the number.
+                var hash = action is null ? null : await vault.CallerHashAsync(s, id, Frontdesk.Privacy.CallerSubject.Phone(from), ct);
                 var changed = action switch
                 {
-                    "sms_opt_out" => await s.ExecuteAsync("""
-                        insert into sms_opt_outs (clinic_id, phone, source) values (@Id, @Phone, 'sms-keyword') on conflict do nothing
-                        """, new { Id = id, Phone = from }, ct),
-                    "sms_opt_in" => await s.ExecuteAsync("delete from sms_opt_outs where clinic_id = @Id and phone = @Phone", new { Id = id, Phone = from }, ct),
+                    "sms_opt_out" => await s.ExecuteAsync(SmsOptOuts.AddSql, new { ClinicId = id, Hash = hash, Source = "sms-keyword" }, ct),
+                    "sms_opt_in" => await s.ExecuteAsync(SmsOptOuts.RemoveSql, new { ClinicId = id, Hash = hash, Phone = from }, ct),
                     _ => 0,
                 };
                 if (changed > 0)

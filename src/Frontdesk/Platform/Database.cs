@@ -10,36 +10,40 @@ public sealed class DatabaseHost : IAsyncDisposable
 {
     public required string AdminConnectionString { get; init; }
     public required NpgsqlDataSource DataSource { get; init; }
-    public LocalPostgres? Local { get; init; }
+    public LocalPostgres? Local => Owner.Local;
+    public required OwnerDatabase Owner { get; init; }
 
     public static async Task<DatabaseHost> StartAsync(FrontdeskOptions options, bool isDevelopment, ILogger log, CancellationToken ct)
     {
-        LocalPostgres? local = null;
-        string admin, app;
-        if (string.IsNullOrWhiteSpace(options.DatabaseUrl))
+        var owner = await OwnerDatabase.OpenAsync(options, log, ct);
+        try
         {
-            local = LocalPostgres.For(Path.Combine(options.DataDir, "pg"));
-            log.LogInformation("Starting the private PostgreSQL cluster in {Dir}", local.ClusterDir);
-            await local.StartAsync(durable: true, ct);
-            admin = local.AdminConnectionString();
-            app = local.AppConnectionString();
-        }
-        else
-        {
-            admin = ToConnectionString(options.DatabaseUrl);
-            app = string.IsNullOrWhiteSpace(options.AppDatabaseUrl)
-                ? AsAppLogin(admin)
-                : ToConnectionString(options.AppDatabaseUrl);
-        }
+            string app;
+            if (owner.Local is { } local)
+                app = local.AppConnectionString();
+            else if (string.IsNullOrWhiteSpace(options.AppDatabaseUrl))
+                throw new StartupException(AppLoginRequired);
+            else
+                app = ToConnectionString(options.AppDatabaseUrl);
 
-        if (options.MigrateOnStart ?? (local is not null || isDevelopment))
-        {
-            var applied = await Migrator.ApplyAsync(admin, ct);
-            if (applied.Count > 0) log.LogInformation("Applied {Count} migrations", applied.Count);
-        }
+            if (options.MigrateOnStart ?? (owner.Local is not null || isDevelopment))
+            {
+                var applied = await Migrator.ApplyAsync(owner.ConnectionString, ct);
+                if (applied.Count > 0) log.LogInformation("Applied {Count} migrations", applied.Count);
+            }
 
-        return new DatabaseHost { AdminConnectionString = admin, DataSource = BuildDataSource(app), Local = local };
+            return new DatabaseHost { AdminConnectionString = owner.ConnectionString, DataSource = BuildDataSource(app), Owner = owner };
+        }
+        catch
+        {
+            await owner.DisposeAsync();
+            throw;
+        }
     }
+
+    public const string AppLoginRequired =
+        "FRONTDESK_APP_DATABASE_URL is required with FRONTDESK_DATABASE_URL: request paths log in as frontdesk_app, " +
+        "never as the owner. Give it a password with `-- app-login --password-stdin` (README, \"Deploy on Supabase\").";
 
     public static NpgsqlDataSource BuildDataSource(string connectionString)
     {
@@ -53,8 +57,11 @@ public sealed class DatabaseHost : IAsyncDisposable
             // request paths always pool.
             Pooling = true,
             // Request paths repeat a few hundred statement shapes; preparing them once per
-            // connection skips parse and plan on every call (the tenant preamble included).
-            MaxAutoPrepare = 256,
+            // connection skips parse and plan on every call (the tenant preamble included) —
+            // unless the connection string says otherwise: behind a transaction pooler (Supabase's
+            // port 6543) a prepared statement does not outlive the transaction, so the URL carries
+            // MaxAutoPrepare=0 there (README, "Deploy on Supabase").
+            MaxAutoPrepare = SetsMaxAutoPrepare(connectionString) ? new NpgsqlConnectionStringBuilder(connectionString).MaxAutoPrepare : 256,
             AutoPrepareMinUsages = 2,
         };
         if (csb.MaxPoolSize == 100) csb.MaxPoolSize = 150;
@@ -62,12 +69,10 @@ public sealed class DatabaseHost : IAsyncDisposable
         return builder.Build();
     }
 
-    /// <summary>The configured URL logs in as the schema owner (migrations); requests log in as
-    /// frontdesk_app, which owns nothing and can only switch to the API roles.</summary>
-    static string AsAppLogin(string admin)
+    static bool SetsMaxAutoPrepare(string connectionString)
     {
-        var csb = new NpgsqlConnectionStringBuilder(admin) { Username = "frontdesk_app" };
-        return csb.ConnectionString;
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        return given.Keys.Cast<string>().Any(k => k.Replace(" ", "", StringComparison.Ordinal).Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>Accepts postgres:// URLs (Supabase, Heroku style) and Npgsql connection strings.</summary>
@@ -99,6 +104,34 @@ public sealed class DatabaseHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await DataSource.DisposeAsync();
-        if (Local is not null) await Local.StopAsync();
+        await Owner.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// The owner's connection (migrations, operator commands): the configured URL, or the private cluster.
+/// A cluster this process started is stopped when it is disposed; one it found running is left
+/// running, because it belongs to whoever started it — typically a Frontdesk serving beside an
+/// operator's `-- migrate` or `-- rotate-keys`.
+/// </summary>
+public sealed class OwnerDatabase : IAsyncDisposable
+{
+    public required string ConnectionString { get; init; }
+    public LocalPostgres? Local { get; init; }
+    public bool StartedHere { get; init; }
+
+    public static async Task<OwnerDatabase> OpenAsync(FrontdeskOptions options, ILogger log, CancellationToken ct)
+    {
+        if (!string.IsNullOrWhiteSpace(options.DatabaseUrl))
+            return new OwnerDatabase { ConnectionString = DatabaseHost.ToConnectionString(options.DatabaseUrl) };
+        var local = LocalPostgres.ForDataDir(options.DataDir);
+        log.LogInformation("Private PostgreSQL cluster in {Dir}", local.ClusterDir);
+        var started = await local.StartAsync(durable: true, ct);
+        return new OwnerDatabase { ConnectionString = local.AdminConnectionString(), Local = local, StartedHere = started };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Local is not null && StartedHere) await Local.StopAsync();
     }
 }

@@ -59,6 +59,11 @@ public enum SystemPath
     /// <summary>The audit sealer (Audit/AuditSealer.cs): links committed audit rows into each clinic's
     /// hash chain through security-definer functions; the role itself keeps INSERT/SELECT only on the trail.</summary>
     AuditSealer,
+    /// <summary>Outbox counts across clinics for /healthz and metrics (numbers only, no row contents).</summary>
+    Monitoring,
+    /// <summary>The retention worker: purges call content past each clinic's retention, minimises
+    /// leads that never converted, and seals personal values stored before issue 13 (every clinic).</summary>
+    Retention,
 }
 
 /// <summary>
@@ -206,12 +211,20 @@ public sealed class DbSession : IAsyncDisposable
     public async Task CommitAsync(CancellationToken ct)
     {
         if (_tx is not null) await _tx.CommitAsync(ct);
+        foreach (var action in _afterCommit ?? []) action();
+        _afterCommit = null;
         if (_changed is { } topics && Owner is { } db)
         {
             _changed = null;
             foreach (var t in topics) db.RaiseCommitted(t);
         }
     }
+
+    List<Action>? _afterCommit;
+
+    /// <summary>Runs <paramref name="action"/> once this transaction has committed (e.g. wake a worker
+    /// for a job it wrote); dropped when it rolls back. For work written by code that does not commit.</summary>
+    public void AfterCommit(Action action) => (_afterCommit ??= []).Add(action);
 
     async Task<TResult> RunAsync<TResult>(string sql, object? args, Func<NpgsqlDataReader, NpgsqlBatchCommand, Task<TResult>> read, CancellationToken ct)
     {

@@ -10,6 +10,11 @@ public sealed class HealthDetails
     public void Add(string name, Func<string> check) => _checks[name] = check;
     /// <summary>A check that asks the database (run only once the database answered).</summary>
     public void Add(string name, Func<CancellationToken, Task<string>> check) => _asyncChecks[name] = check;
+    public void Remove(string name)
+    {
+        _checks.TryRemove(name, out _);
+        _asyncChecks.TryRemove(name, out _);
+    }
     public IDictionary<string, string> Snapshot() => _checks.ToDictionary(kv => kv.Key, kv => kv.Value());
 
     public async Task<IDictionary<string, string>> SnapshotAsync(CancellationToken ct)

@@ -15,6 +15,7 @@ public static class PlatformServices
             .Configure<IConfiguration>(FrontdeskOptions.Bind)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<FrontdeskOptions>, StartupChecks>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<FrontdeskOptions>>().Value);
         services.AddSingleton<DevSecrets>();
         services.AddSingleton<HealthDetails>();
@@ -51,12 +52,38 @@ public static class PlatformServices
 
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("frontdesk"))
-            .WithTracing(t => t.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddNpgsql())
+            .WithTracing(t => t.AddAspNetCoreInstrumentation(o => o.EnrichWithHttpRequest = (activity, request) =>
+                {
+                    // Spans never carry a link token or a query string (issue 13).
+                    activity.SetTag("url.path", RequestLog.Redact(request.Path));
+                    activity.SetTag("url.query", null);
+                }).AddHttpClientInstrumentation().AddNpgsql())
             .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddHttpClientInstrumentation().AddMeter("Npgsql")
                 .AddMeter("Frontdesk"));
         if (!string.IsNullOrWhiteSpace(config["OTEL_EXPORTER_OTLP_ENDPOINT"]))
             otel.UseOtlpExporter();
         return services;
+    }
+
+    /// <summary>Checked before anything starts: outside Development, an external database comes with
+    /// every secret set (generated ones are for development and the private cluster only), and with a
+    /// separate request-path login whatever the environment.</summary>
+    sealed class StartupChecks(IHostEnvironment env) : IValidateOptions<FrontdeskOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, FrontdeskOptions o)
+        {
+            if (string.IsNullOrWhiteSpace(o.DatabaseUrl)) return ValidateOptionsResult.Success;
+            var failures = new List<string>();
+            if (string.IsNullOrWhiteSpace(o.AppDatabaseUrl)) failures.Add(DatabaseHost.AppLoginRequired);
+            if (!env.IsDevelopment())
+            {
+                if (string.IsNullOrWhiteSpace(o.JwtSecret))
+                    failures.Add("FRONTDESK_JWT_SECRET is required outside Development with FRONTDESK_DATABASE_URL (on Supabase: the project's JWT secret).");
+                if (string.IsNullOrWhiteSpace(o.MasterKey))
+                    failures.Add("FRONTDESK_MASTER_KEY is required outside Development with FRONTDESK_DATABASE_URL (base64 of 32 random bytes: openssl rand -base64 32).");
+            }
+            return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        }
     }
 
     sealed class DatabaseStarter(IServiceProvider sp) : IHostedService

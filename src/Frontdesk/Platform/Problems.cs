@@ -19,6 +19,13 @@ public static class Problems
     public const string Unavailable = Base + "unavailable";
     public const string Upstream = Base + "upstream";
     public const string Internal = Base + "internal";
+    /// <summary>A duplicate of a provider message whose first delivery is still being processed: retry later (Retry-After).</summary>
+    public const string InProgress = Base + "in-progress";
+    public const string SmsCountryNotAllowed = Base + "sms-country-not-allowed";
+    public const string SmsQuotaExceeded = Base + "sms-quota-exceeded";
+    public const string CalendarNotShared = Base + "calendar-not-shared";
+    public const string CalendarNotVerified = Base + "calendar-not-verified";
+    public const string CalendarLinkedElsewhere = Base + "calendar-linked-elsewhere";
 
     public static string ForStatus(int status) => status switch
     {

@@ -30,6 +30,10 @@ public static class PrivacyServices
         });
         services.AddSingleton<Vault>();
         services.AddHostedService<DetectorWarmUp>();
+        services.AddOptions<PrivacyOptions>().BindConfiguration("Privacy").ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<PrivacyOptions>>().Value);
+        services.AddSingleton<RetentionWorker>();
+        services.AddHostedService(sp => sp.GetRequiredService<RetentionWorker>());
         services.AddRedaction(r => r.SetRedactor<ErasingRedactor>(new DataClassificationSet(FrontdeskTaxonomy.Personal)));
         logging.EnableRedaction();
         return services;

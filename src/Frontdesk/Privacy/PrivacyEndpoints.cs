@@ -89,7 +89,7 @@ public static partial class PrivacyEndpoints
     {
         var claims = http.Claims();
         await using var s = await db.BeginAsync(claims, ct);
-        if (claims.AppRole != "doctor")
+        if (!claims.Has(AppRoles.Doctor, service: false))
         {
             await AuditLog.WriteAsync(s, clinicId, "access_denied", Routing.ClinicalNotes, patientId.ToString(),
                 new { appRole = claims.AppRole ?? claims.Role }, ct);
@@ -116,19 +116,35 @@ public static partial class PrivacyEndpoints
         return rows.Select(r => new ClinicalNoteView(r.Id, r.Kind, decrypt(Routing.ClinicalNotes, r.Id, r.Ciphertext), r.CallId, r.EncryptedAt)).ToList();
     }
 
+    /// <summary>
+    /// GDPR access (Art. 15): everything held on the patient, decrypted, for the controller to hand
+    /// over. This is the one path besides a doctor's read that returns clinical notes decrypted: the
+    /// clinic (the controller) must answer the patient's request whoever staffs the request, so an
+    /// admin may export; a receptionist may not. Every export is audited as a GDPR access, and one
+    /// that contains clinical notes also leaves an "accessed" row on them with that basis.
+    /// </summary>
     static async Task<Results<Ok<PatientExport>, ProblemHttpResult>> Export(
         Guid clinicId, Guid patientId, HttpContext http, Db db, Vault vault, CancellationToken ct)
     {
         var claims = http.Claims();
-        if (!claims.IsService && claims.AppRole is not ("admin" or "doctor"))
-            return Problems.Problem(403, Problems.Forbidden, "Only an admin or a doctor may export a patient's data");
+        if (claims.Deny(AppRoles.Admin | AppRoles.Doctor, "Only an admin or a doctor may export a patient's data") is { } denied) return denied;
         await using var s = await db.BeginAsync(claims, ct);
         var export = await PatientData.ExportAsync(s, vault, clinicId, patientId, ct);
         if (export is null) return Problems.NotFoundProblem("Patient");
-        await AuditLog.WriteAsync(s, clinicId, "exported", "patient", patientId.ToString(), null, ct);
+        await AuditLog.WriteAsync(s, clinicId, "exported", "patient", patientId.ToString(), new
+        {
+            basis = GdprAccess, appRole = claims.AppRole ?? claims.Role, clinicalNotes = export.ClinicalNotes.Count,
+            identifiers = export.Identifiers.Count, calls = export.Calls.Count, leads = export.Leads.Count, messages = export.Messages.Count,
+        }, ct);
+        if (export.ClinicalNotes.Count > 0)
+            await AuditLog.WriteAsync(s, clinicId, "accessed", Routing.ClinicalNotes, patientId.ToString(),
+                new { count = export.ClinicalNotes.Count, basis = GdprAccess }, ct);
         await s.CommitAsync(ct);
         return TypedResults.Ok(export);
     }
+
+    /// <summary>The audit basis of an export: the data subject's right of access, exercised through the controller.</summary>
+    public const string GdprAccess = "gdpr_access";
 
     static partial class Log
     {

@@ -7,8 +7,10 @@ namespace Frontdesk.Privacy;
 /// Envelope encryption of a patient's sensitive data. Each patient has a random data key, stored
 /// only wrapped by the key-encryption key. Each ciphertext's associated data names its clinic,
 /// patient, table and row, so a ciphertext copied to any other row fails to decrypt.
+/// Callers who are not (yet) patients — the number on a call, a lead, an SMS — get the same under a
+/// per-caller data key, named by a keyed hash of their number (<see cref="CallerHashAsync"/>).
 /// </summary>
-public sealed class Vault(IKeyEncryptionKeys keks)
+public sealed partial class Vault(IKeyEncryptionKeys keks)
 {
     static byte[] KeyAad(Guid clinicId, Guid patientId) => Encoding.UTF8.GetBytes($"frontdesk:dek:{clinicId:N}:{patientId:N}");
 
@@ -65,7 +67,15 @@ public sealed class Vault(IKeyEncryptionKeys keks)
 
     /// <summary>Re-wraps every data key not under the current key-encryption key. Ciphertexts are not
     /// touched. Runs as a named system path (it must see every clinic's keys).</summary>
-    public async Task<int> RewrapAllAsync(Db db, CancellationToken ct)
+    public Task<int> RewrapAllAsync(Db db, CancellationToken ct) => RewrapAsync(db, null, ct);
+
+    /// <summary>The same for one clinic's keys (patient, caller and lookup keys).</summary>
+    public Task<int> RewrapClinicAsync(Db db, Guid clinicId, CancellationToken ct) => RewrapAsync(db, clinicId, ct);
+
+    async Task<int> RewrapAsync(Db db, Guid? clinicId, CancellationToken ct) =>
+        await RewrapPatientKeysAsync(db, clinicId, ct) + await RewrapCallerKeysAsync(db, clinicId, ct) + await RewrapLookupKeysAsync(db, clinicId, ct);
+
+    async Task<int> RewrapPatientKeysAsync(Db db, Guid? clinicId, CancellationToken ct)
     {
         var total = 0;
         while (true)
@@ -74,9 +84,9 @@ public sealed class Vault(IKeyEncryptionKeys keks)
             {
                 var rows = await s.QueryAsync<KeyRow>("""
                     select clinic_id, patient_id, key_id, wrapped_key from patient_keys
-                    where wrapped_key is not null and key_id <> @Current
+                    where wrapped_key is not null and key_id <> @Current and (@Clinic::uuid is null or clinic_id = @Clinic)
                     limit 500 for update skip locked
-                    """, new { Current = keks.CurrentKeyId }, ct);
+                    """, new { Current = keks.CurrentKeyId, Clinic = clinicId }, ct);
                 foreach (var r in rows)
                 {
                     var dek = keks.Unwrap(r.KeyId, r.Wrapped, KeyAad(r.ClinicId, r.PatientId));

@@ -2,6 +2,7 @@ using System.IdentityModel.Tokens.Jwt;
 using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Frontdesk.Tenancy;
@@ -59,10 +60,24 @@ public static class Auth
                     },
                 };
             });
+        services.AddOptions<JwtOptions>()
+            .Configure<IConfiguration>(JwtOptions.Bind)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         // After AddJwtBearer, which replaces TokenValidationParameters: the key comes from configuration
         // (or the development secret file), resolved once when the options are first built.
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
-            .Configure<DevSecrets>((o, secrets) => o.TokenValidationParameters.IssuerSigningKey = new SymmetricSecurityKey(secrets.JwtSecret()));
+            .Configure<DevSecrets, IOptions<JwtOptions>, IHostEnvironment>((o, secrets, jwt, env) =>
+            {
+                var p = o.TokenValidationParameters;
+                p.IssuerSigningKey = new SymmetricSecurityKey(secrets.JwtSecret());
+                // Issuer when configured; audience by default outside Development (JwtOptions).
+                p.ValidateIssuer = jwt.Value.Issuers.Count > 0;
+                p.ValidIssuers = jwt.Value.Issuers;
+                var audiences = jwt.Value.Audiences(env.IsDevelopment());
+                p.ValidateAudience = audiences is not null;
+                p.ValidAudiences = audiences;
+            });
         services.AddAuthorizationBuilder()
             .AddPolicy(Policies.ServiceRole, p => p.RequireClaim("role", RequestClaims.ServiceRole))
             .AddPolicy(Policies.Member, p => p.RequireAssertion(c => ClaimsOf(c.User) is not null));
@@ -74,7 +89,8 @@ public static class Auth
     {
         var role = user.FindFirst("role")?.Value;
         var sub = user.FindFirst("sub")?.Value;
-        var appRole = user.FindFirst("app_role")?.Value;
+        // Fail closed: a missing or unknown app_role is no staff role at all (Roles.FromToken).
+        var appRole = Roles.FromToken(user.FindFirst("app_role")?.Value);
         Guid? org = Guid.TryParse(user.FindFirst("org_id")?.Value, out var g) ? g : null;
         return role switch
         {
@@ -87,16 +103,19 @@ public static class Auth
     public static RequestClaims Claims(this HttpContext http) =>
         ClaimsOf(http.User) ?? throw new InvalidOperationException("Endpoint reached without an authenticated caller.");
 
-    public static string Mint(byte[] secret, RequestClaims claims, TimeSpan lifetime)
+    /// <summary>A token as Supabase issues them: aud "authenticated" unless told otherwise (null: no
+    /// aud), iss when given.</summary>
+    public static string Mint(byte[] secret, RequestClaims claims, TimeSpan lifetime, string? issuer = null, string? audience = "authenticated")
     {
         var payload = new JwtPayload
         {
             ["role"] = claims.Role,
             ["sub"] = claims.Subject ?? Guid.NewGuid().ToString(),
-            ["aud"] = "authenticated",
             ["iat"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             ["exp"] = DateTimeOffset.UtcNow.Add(lifetime).ToUnixTimeSeconds(),
         };
+        if (audience is not null) payload["aud"] = audience;
+        if (issuer is not null) payload["iss"] = issuer;
         if (claims.ClinicId is { } org) payload["org_id"] = org.ToString();
         if (claims.AppRole is not null) payload["app_role"] = claims.AppRole;
         var header = new JwtHeader(new SigningCredentials(new SymmetricSecurityKey(secret), SecurityAlgorithms.HmacSha256));

@@ -7,7 +7,7 @@ namespace Frontdesk.Tenancy;
 /// printed to the console (not the log), so a newcomer can call the API at once.
 /// </summary>
 public sealed class DevBootstrap(Db db, DevSecrets secrets, FrontdeskOptions options, IHostEnvironment env,
-    Microsoft.AspNetCore.Hosting.Server.IServer server) : IHostedService
+    Microsoft.AspNetCore.Hosting.Server.IServer server, Microsoft.Extensions.Options.IOptions<JwtOptions> jwt) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -35,15 +35,17 @@ public sealed class DevBootstrap(Db db, DevSecrets secrets, FrontdeskOptions opt
 
         var secret = secrets.JwtSecret();
         var lifetime = TimeSpan.FromDays(30);
+        // With FRONTDESK_JWT_ISSUER set, the printed tokens must pass the issuer check too.
+        var issuer = jwt.Value.Issuers is [var first, ..] ? first : null;
         var baseUrl = options.PublicBaseUrl ?? server.Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://127.0.0.1:5080";
         Console.WriteLine($"""
 
             Frontdesk development server — demo clinic {clinicId}
               JWT secret file: {Path.GetFullPath(Path.Combine(options.DataDir, "jwt-secret"))}
-              service_role : {Auth.Mint(secret, new RequestClaims(RequestClaims.ServiceRole, null, "dev-service", null), lifetime)}
-              admin        : {Auth.Mint(secret, RequestClaims.ForClinic(clinicId, "dev-admin", "admin"), lifetime)}
-              receptionist : {Auth.Mint(secret, RequestClaims.ForClinic(clinicId, "dev-receptionist", "receptionist"), lifetime)}
-              doctor       : {Auth.Mint(secret, RequestClaims.ForClinic(clinicId, "dev-doctor", "doctor"), lifetime)}
+              service_role : {Auth.Mint(secret, new RequestClaims(RequestClaims.ServiceRole, null, "dev-service", null), lifetime, issuer)}
+              admin        : {Auth.Mint(secret, RequestClaims.ForClinic(clinicId, "dev-admin", "admin"), lifetime, issuer)}
+              receptionist : {Auth.Mint(secret, RequestClaims.ForClinic(clinicId, "dev-receptionist", "receptionist"), lifetime, issuer)}
+              doctor       : {Auth.Mint(secret, RequestClaims.ForClinic(clinicId, "dev-doctor", "doctor"), lifetime, issuer)}
               try: curl -H "Authorization: Bearer <admin>" {baseUrl}/functions/v1/get_clinic_data
 
             """);

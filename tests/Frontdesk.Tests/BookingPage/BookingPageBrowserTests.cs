@@ -151,6 +151,7 @@ public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper
             b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["FRONTDESK_DATABASE_URL"] = TestCluster.AdminConnectionString,
+                ["FRONTDESK_APP_DATABASE_URL"] = TestCluster.AppConnectionString,
                 ["FRONTDESK_MIGRATE_ON_START"] = "false",
                 ["FRONTDESK_JWT_SECRET"] = FrontdeskFactory.JwtSecret,
                 ["FRONTDESK_DATA_DIR"] = TestApp.Factory.DataDir,

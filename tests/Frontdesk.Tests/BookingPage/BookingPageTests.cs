@@ -26,12 +26,12 @@ public class BookingPageTests(TwilioFixture fx)
         public string Path => "/book/" + Token;
     }
 
-    public static async Task<Link> FollowUpAsync(HttpClient api, TestClinic clinic, string phone)
+    public static async Task<Link> FollowUpAsync(HttpClient api, TestClinic clinic, string phone, string patientName = "Jane Doe")
     {
         var r = await api.PostAsJsonAsync("/functions/v1/trigger_followup_sms", new
         {
             eventType = "call_ended", callId = "call_" + Guid.NewGuid().ToString("N"), voxanAgentId = "voxan_001",
-            patientPhone = phone, patientName = "Jane Doe", leadId = "lead_xyz_789", keyword = "Rhinoplasty",
+            patientPhone = phone, patientName, leadId = "lead_xyz_789", keyword = "Rhinoplasty",
             bookingConfirmed = false, callDuration = 245, transcript = "interested in rhinoplasty... hung up",
         });
         Assert.True(r.StatusCode == HttpStatusCode.Accepted, await r.Content.ReadAsStringAsync());
@@ -48,11 +48,11 @@ public class BookingPageTests(TwilioFixture fx)
         return clinic;
     }
 
-    async Task<Link> NewLinkAsync(int slots = 6)
+    async Task<Link> NewLinkAsync(int slots = 6, string patientName = "Jane Doe")
     {
         var clinic = await ClinicAsync(slots);
         using var api = fx.As(clinic.Id);
-        return await FollowUpAsync(api, clinic, TwilioFixture.NewPhone());
+        return await FollowUpAsync(api, clinic, TwilioFixture.NewPhone(), patientName);
     }
 
     /// <summary>A browser-like client: keeps cookies, does not follow redirects.</summary>
@@ -150,6 +150,30 @@ public class BookingPageTests(TwilioFixture fx)
         Assert.Contains("https://frontdesk.test" + cancelHref, sms.Body);
     }
 
+    [Fact]
+    public async Task Past_the_clinics_daily_SMS_quota_the_booking_stands_and_its_confirmation_is_kept_as_failed_not_sent()
+    {
+        var link = await NewLinkAsync();
+        await fx.Fake.WaitForAsync(link.Phone, TimeSpan.FromSeconds(5));
+        // The follow-up used the day's only message (issue 14: the quota counts every SMS enqueued).
+        await TestApp.ExecAsync("update clinics set sms_daily_quota = 1 where id = $1", link.Clinic.Id);
+        using var browser = Browser();
+        var doc = await HtmlAsync(await browser.GetAsync(link.Path));
+        var post = await browser.PostAsync(link.Path, Form(("csrf", Csrf(doc)), ("slot", SlotValues(doc)[0])));
+        Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+
+        var bookingId = await TestApp.ScalarAsync<Guid>("select converted_booking_id from leads where id = $1", link.LeadId);
+        Assert.Equal("confirmed", await TestApp.ScalarAsync<string>("select status from bookings where id = $1", bookingId));
+        Assert.Equal("failed", await TestApp.ScalarAsync<string>(
+            "select status from sms_messages where clinic_id = $1 and followup_id is null", link.Clinic.Id));
+        Assert.StartsWith("refused: The clinic's daily quota of 1 SMS", await TestApp.ScalarAsync<string>(
+            "select error_message from sms_messages where clinic_id = $1 and followup_id is null", link.Clinic.Id));
+        Assert.Equal("quota_exceeded", await TestApp.ScalarAsync<string>(
+            "select detail->>'confirmationRefused' from audit_trail where clinic_id = $1 and action = 'lead_converted'", link.Clinic.Id));
+        await Task.Delay(300);
+        Assert.Single(fx.Fake.For(link.Phone));
+    }
+
     async Task<FakeSms> WaitForSmsAsync(string phone, int nth)
     {
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
@@ -200,7 +224,7 @@ public class BookingPageTests(TwilioFixture fx)
     public async Task A_number_that_opted_out_after_the_follow_up_books_without_a_confirmation_text()
     {
         var link = await NewLinkAsync();
-        await TestApp.ExecAsync("insert into sms_opt_outs (clinic_id, phone, source) values ($1, $2, 'STOP')", link.Clinic.Id, link.Phone);
+        await Frontdesk.Tests.Privacy.CallerHashes.OptOutAsync(link.Clinic.Id, link.Phone, "STOP");
         using var browser = Browser();
         var doc = await HtmlAsync(await browser.GetAsync(link.Path));
         var post = await browser.PostAsync(link.Path, Form(("csrf", Csrf(doc)), ("slot", SlotValues(doc)[0])));
@@ -208,14 +232,14 @@ public class BookingPageTests(TwilioFixture fx)
         var page = await HtmlAsync(await browser.GetAsync(link.Path));
         Assert.Equal("Your consultation is confirmed. Please keep a note of it.", page.QuerySelector("[role=status]")!.TextContent);
         Assert.NotNull(await TestApp.ScalarAsync<Guid?>("select converted_booking_id from leads where id = $1", link.LeadId));
-        Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from sms_messages where clinic_id = $1 and to_phone = $2", link.Clinic.Id, link.Phone));
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from sms_messages where clinic_id = $1 and to_hash = $2",
+            link.Clinic.Id, await Frontdesk.Tests.Privacy.CallerHashes.OfAsync(link.Clinic.Id, link.Phone)));
     }
 
     [Fact]
     public async Task Names_from_callers_and_clinics_are_encoded_never_markup()
     {
-        var link = await NewLinkAsync();
-        await TestApp.ExecAsync("update leads set name = $1 where id = $2", "<img src=x onerror=alert(1)>", link.LeadId);
+        var link = await NewLinkAsync(patientName: "<img src=x onerror=alert(1)>");
         await TestApp.ExecAsync("update clinics set name = $1 where id = $2", "Smith & \"Jones\" <b>", link.Clinic.Id);
         using var browser = Browser();
         var doc = await HtmlAsync(await browser.GetAsync(link.Path));

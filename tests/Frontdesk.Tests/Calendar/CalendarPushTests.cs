@@ -23,7 +23,7 @@ public class CalendarPushTests(GoogleFakeFixture google)
         var cal = NewCalendarId();
         _fake.AddCalendar(cal);
         using var admin = app.As(c.Id);
-        await LinkAsync(admin, c, cal);
+        await LinkAsync(_fake, admin, c, cal);
 
         var bookingId = await ClaimAsync(admin, c, 0);
         var view = await WaitForStatusAsync(admin, c.Id, bookingId, "synced");
@@ -61,7 +61,7 @@ public class CalendarPushTests(GoogleFakeFixture google)
         var cal = NewCalendarId();
         _fake.AddCalendar(cal);
         using var admin = app.As(c.Id);
-        await LinkAsync(admin, c, cal);
+        await LinkAsync(_fake, admin, c, cal);
 
         // Google stores the event but answers after the client's 1 s timeout.
         _fake.DelayNextInsert = TimeSpan.FromSeconds(2.5);
@@ -82,7 +82,7 @@ public class CalendarPushTests(GoogleFakeFixture google)
         var cal = NewCalendarId();
         _fake.AddCalendar(cal);
         using var admin = app.As(c.Id);
-        await LinkAsync(admin, c, cal);
+        await LinkAsync(_fake, admin, c, cal);
         await WaitForFirstSyncAsync(admin, c); // so the injected failures hit the booking's event, not the sync
 
         // Insert-only: a periodic sync running meanwhile must not consume the injected failures.
@@ -102,7 +102,7 @@ public class CalendarPushTests(GoogleFakeFixture google)
         var cal = NewCalendarId();
         _fake.AddCalendar(cal);
         using var admin = app.As(c.Id);
-        await LinkAsync(admin, c, cal);
+        await LinkAsync(_fake, admin, c, cal);
         var bookingId = await ClaimAsync(admin, c, 0);
         await WaitForStatusAsync(admin, c.Id, bookingId, "synced");
 
@@ -122,7 +122,9 @@ public class CalendarPushTests(GoogleFakeFixture google)
         await using var app = Start(_fake);
         var c = await TestClinic.CreateAsync(slots: 2, patients: 1);
         using var admin = app.As(c.Id);
-        await LinkAsync(admin, c, NewCalendarId()); // Google does not know this calendar: 404
+        var cal = NewCalendarId();
+        await LinkAsync(_fake, admin, c, cal);
+        _fake.RemoveCalendar(cal); // the owner stopped sharing it: Google answers 404
 
         var bookingId = await ClaimAsync(admin, c, 0);
         var view = await WaitForStatusAsync(admin, c.Id, bookingId, "failed");
@@ -133,19 +135,48 @@ public class CalendarPushTests(GoogleFakeFixture google)
     }
 
     [Fact]
+    public async Task A_calendar_job_failing_longer_than_its_window_is_given_up_and_the_booking_says_failed()
+    {
+        var c = await TestClinic.CreateAsync(slots: 2, patients: 1);
+        var cal = NewCalendarId();
+        _fake.AddCalendar(cal);
+        try
+        {
+            await using var app = Start(_fake);
+            using var admin = app.As(c.Id);
+            // Linking proves the calendar through Google, so it is linked before Google goes down.
+            await LinkAsync(_fake, admin, c, cal);
+            _fake.Down = true;
+            var bookingId = await ClaimAsync(admin, c, 0, 0);
+            await Frontdesk.Tests.Calls.FollowUpTests.WaitUntilAsync(async () => await TestApp.ScalarAsync<int>("select attempts from calendar_jobs where booking_id = $1", bookingId) >= 1, 15);
+            // Google has been failing for three days and a bit (the default window is 72 h).
+            await TestApp.ExecAsync("update calendar_jobs set failing_since = now() - interval '73 hours' where booking_id = $1", bookingId);
+            var view = await WaitForStatusAsync(admin, c.Id, bookingId, "failed");
+            Assert.StartsWith("gave up after 72 h of failures", view.GetProperty("error").GetString());
+            Assert.NotNull(await TestApp.ScalarAsync<DateTime?>("select done_at from calendar_jobs where booking_id = $1", bookingId));
+            Assert.Null(await TestApp.ScalarAsync<DateTime?>("select failing_since from calendar_jobs where booking_id = $1", bookingId));
+            Assert.Equal("confirmed", await TestApp.ScalarAsync<string>("select status from bookings where id = $1", bookingId));
+        }
+        finally
+        {
+            _fake.Down = false;
+        }
+    }
+
+    [Fact]
     public async Task With_Google_down_bookings_succeed_and_their_events_arrive_after_a_restart_when_it_returns()
     {
         var c = await TestClinic.CreateAsync(slots: 3, patients: 2);
         var cal = NewCalendarId();
         _fake.AddCalendar(cal);
         Guid first, second;
-        _fake.Down = true;
         try
         {
             await using (var app = Start(_fake))
             {
                 using var admin = app.As(c.Id);
-                await LinkAsync(admin, c, cal);
+                await LinkAsync(_fake, admin, c, cal);   // linking checks the calendar with Google: before the outage
+                _fake.Down = true;
                 var sw = System.Diagnostics.Stopwatch.StartNew();
                 first = await ClaimAsync(admin, c, 0, 0);
                 second = await ClaimAsync(admin, c, 1, 1);

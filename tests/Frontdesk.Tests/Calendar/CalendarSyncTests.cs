@@ -21,7 +21,7 @@ public class CalendarSyncTests(GoogleFakeFixture google)
         var cal = NewCalendarId();
         _fake.AddCalendar(cal);
         using var admin = app.As(c.Id);
-        await LinkAsync(admin, c, cal);
+        await LinkAsync(_fake, admin, c, cal);
 
         // A booking's own event must not block its slot; a surgeon's block does.
         var own = await ClaimAsync(admin, c, 0);
@@ -66,7 +66,7 @@ public class CalendarSyncTests(GoogleFakeFixture google)
         var cal = NewCalendarId();
         _fake.AddCalendar(cal);
         using var admin = app.As(c.Id);
-        await LinkAsync(admin, c, cal);
+        await LinkAsync(_fake, admin, c, cal);
         var slot1 = await SlotTimesAsync(c.SlotIds[1]);
         var block = _fake.AddEvent(cal, slot1.Start, slot1.End);
         Assert.Equal(1, (await SyncAsync(admin, c)).GetProperty("busySlots").GetInt64());
@@ -100,7 +100,7 @@ public class CalendarSyncTests(GoogleFakeFixture google)
         var cal = NewCalendarId();
         _fake.AddCalendar(cal);
         using var admin = app.As(c.Id);
-        await LinkAsync(admin, c, cal);
+        await LinkAsync(_fake, admin, c, cal);
         var s0 = await SlotTimesAsync(c.SlotIds[0]);
         var s3 = await SlotTimesAsync(c.SlotIds[3]);
         var a = _fake.AddEvent(cal, s0.Start, s0.End);
@@ -136,7 +136,7 @@ public class CalendarSyncTests(GoogleFakeFixture google)
         var cal = NewCalendarId();
         _fake.AddCalendar(cal);
         using var admin = app.As(c.Id);
-        await LinkAsync(admin, c, cal);
+        await LinkAsync(_fake, admin, c, cal);
         var status = await SyncAsync(admin, c); // opens the channel (FRONTDESK_PUBLIC_BASE_URL is https in tests)
         Assert.True(status.GetProperty("pushChannel").GetBoolean());
         var channel = _fake.Channels.Single(x => x.CalendarId == cal);
@@ -194,8 +194,13 @@ public class CalendarSyncTests(GoogleFakeFixture google)
         Assert.Null(await TestApp.ScalarAsync<string>("select calendar_id from practitioners where id = $1", c.PractitionerId));
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from calendar_syncs where clinic_id = $1", c.Id));
 
-        // Sync off in the shared app (no credentials): linking works, syncing says why not.
-        await TestClinic.Json(await admin.PutAsJsonAsync(url, new { calendarId = "a@b.c" }));
+        // Sync off in the shared app (no credentials): linking needs Google to check the calendar's proof
+        // (issue 14), so it is refused and stores nothing; syncing says why not.
+        using (var r = await admin.PutAsJsonAsync(url, new { calendarId = "a@b.c" }))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode);
+            Assert.Equal("https://frontdesk.dev/problems/unavailable", (await Problem(r)).GetProperty("type").GetString());
+        }
         using (var r = await admin.PostAsync(url + "/sync", null))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode);
@@ -203,7 +208,7 @@ public class CalendarSyncTests(GoogleFakeFixture google)
         }
         var status = await TestClinic.Json(await admin.GetAsync(url));
         Assert.False(status.GetProperty("syncEnabled").GetBoolean());
-        Assert.Equal("a@b.c", status.GetProperty("calendarId").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, status.GetProperty("calendarId").ValueKind);
         var health = await TestClinic.Json(await TestApp.Client(null).GetAsync("/healthz"));
         Assert.StartsWith("off", health.GetProperty("details").GetProperty("calendar").GetString());
     }

@@ -50,11 +50,17 @@ public static class CalendarTestHost
 
     public static string NewCalendarId() => $"surgeon-{Guid.NewGuid():N}@group.calendar.google.com";
 
-    public static async Task LinkAsync(HttpClient admin, TestClinic c, string calendarId)
+    /// <summary>Links as a clinic does (issue 14): the calendar, known to Google, carries the clinic's
+    /// verification code in its description.</summary>
+    public static async Task LinkAsync(GoogleFake fake, HttpClient admin, TestClinic c, string calendarId)
     {
+        fake.AddCalendar(calendarId, "Diary of Dr Test · " + await VerificationCodeAsync(admin, c.Id));
         var r = await admin.PutAsJsonAsync($"/api/clinics/{c.Id}/practitioners/{c.PractitionerId}/calendar", new { calendarId });
         await TestClinic.Json(r);
     }
+
+    public static async Task<string> VerificationCodeAsync(HttpClient admin, Guid clinicId) =>
+        (await TestClinic.Json(await admin.GetAsync($"/api/clinics/{clinicId}/calendar/verification"))).GetProperty("code").GetString()!;
 
     public static async Task<Guid> ClaimAsync(HttpClient client, TestClinic c, int slot, int patient = 0)
     {

@@ -50,10 +50,13 @@ public class FollowUpTests(TwilioFixture fx)
         Assert.Contains("https://frontdesk.test/book/", sms.Body);
         Assert.EndsWith("- Sarah from " + await TestApp.ScalarAsync<string>("select name from clinics where id = $1", clinic.Id), sms.Body);
         Assert.Equal(FakeTwilio.From, sms.From);
-        Assert.Equal("https://frontdesk.test/twilio/status", sms.StatusCallback);
+        // Our message id rides in the callback URL, so a callback settles an attempt whose answer was lost.
+        Assert.Equal("https://frontdesk.test/twilio/status?m=" + body.GetProperty("messageId").GetGuid().ToString("N"), sms.StatusCallback);
 
         var leadId = body.GetProperty("leadId").GetGuid();
-        Assert.Equal(phone, await TestApp.ScalarAsync<string>("select phone from leads where id = $1 and clinic_id = $2", leadId, clinic.Id));
+        // The lead finds its caller by the number's keyed hash; the number itself is sealed (issue 13).
+        Assert.Equal(await Frontdesk.Tests.Privacy.CallerHashes.OfAsync(clinic.Id, phone), await TestApp.ScalarAsync<byte[]>(
+            "select phone_hash from leads where id = $1 and clinic_id = $2 and phone is null and name is null and content is not null", leadId, clinic.Id));
         Assert.Equal("lead_xyz_789", await TestApp.ScalarAsync<string>("select external_ref from leads where id = $1", leadId));
         Assert.Equal("rhinoplasty-guide|SMS|sarah_outbound", await TestApp.ScalarAsync<string>(
             "select template || '|' || channel || '|' || assigned_agent from lead_followups where id = $1", body.GetProperty("followupId").GetGuid()));
@@ -116,7 +119,7 @@ public class FollowUpTests(TwilioFixture fx)
     {
         var (clinic, _) = await TwilioFixture.ClinicAsync();
         var phone = TwilioFixture.NewPhone();
-        await TestApp.ExecAsync("insert into sms_opt_outs (clinic_id, phone, source) values ($1, $2, 'test')", clinic.Id, phone);
+        await Frontdesk.Tests.Privacy.CallerHashes.OptOutAsync(clinic.Id, phone);
         using var client = fx.As(clinic.Id);
         var body = await TwilioFixture.JsonAsync(await client.PostAsJsonAsync("/functions/v1/trigger_followup_sms", CallEnded(NewCall(), phone)));
         Assert.Equal("opted_out", body.GetProperty("reason").GetString());

@@ -41,6 +41,7 @@ public class OutboxDurabilityTests : IAsyncLifetime
         var f = new FrontdeskFactory().WithWebHostBuilder(b =>
         {
             b.UseSetting("FRONTDESK_DATABASE_URL", _connectionString);
+            b.UseSetting("FRONTDESK_APP_DATABASE_URL", new NpgsqlConnectionStringBuilder(TestCluster.AppConnectionString) { Database = new NpgsqlConnectionStringBuilder(_connectionString).Database }.ConnectionString);
             TwilioFixture.Configure(b, _fake);
         });
         f.CreateClient().Dispose();

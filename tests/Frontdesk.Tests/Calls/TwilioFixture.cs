@@ -7,6 +7,8 @@ using Frontdesk.Tests.Infrastructure;
 using Frontdesk.Bench;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Frontdesk.Tests.Calls;
 
@@ -20,10 +22,17 @@ public sealed class TwilioFixture : IAsyncLifetime
     public FakeTwilio Fake { get; private set; } = null!;
     public WebApplicationFactory<Program> App { get; private set; } = null!;
 
+    /// <summary>Every log line this app writes at the levels its configuration lets through (issue 13's log check).</summary>
+    public LogCapture Logs { get; } = new();
+
     public async Task InitializeAsync()
     {
         Fake = await FakeTwilio.StartAsync();
-        App = TestApp.Factory.WithWebHostBuilder(b => Configure(b, Fake));
+        App = TestApp.Factory.WithWebHostBuilder(b =>
+        {
+            Configure(b, Fake);
+            b.ConfigureServices(s => s.AddLogging(l => l.AddProvider(Logs)));
+        });
         App.CreateClient().Dispose();
     }
 
@@ -33,6 +42,8 @@ public sealed class TwilioFixture : IAsyncLifetime
         b.UseSetting("TWILIO_ACCOUNT_SID", FakeTwilio.AccountSid);
         b.UseSetting("TWILIO_AUTH_TOKEN", FakeTwilio.AuthToken);
         b.UseSetting("TWILIO_FROM", FakeTwilio.From);
+        // Look an ambiguous attempt up at once: the tests do not wait for a status callback.
+        b.UseSetting("FRONTDESK_SMS_RECONCILE_DELAY_SECONDS", "0");
     }
 
     public HttpClient Client(string? token = null)
@@ -65,13 +76,14 @@ public sealed class TwilioFixture : IAsyncLifetime
     public async Task<HttpResponseMessage> VapiAsync(string secret, object payload) =>
         await VapiRawAsync(secret, JsonSerializer.Serialize(payload));
 
-    public async Task<HttpResponseMessage> VapiRawAsync(string? secret, string body, Action<HttpRequestMessage>? configure = null)
+    public async Task<HttpResponseMessage> VapiRawAsync(string? secret, string body, Action<HttpRequestMessage>? configure = null,
+        CancellationToken ct = default)
     {
         using var client = App.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/vapi/webhook") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         if (secret is not null) request.Headers.Add("X-Vapi-Secret", secret);
         configure?.Invoke(request);
-        return await client.SendAsync(request);
+        return await client.SendAsync(request, ct);
     }
 
     public static async Task<JsonElement> JsonAsync(HttpResponseMessage r) =>

@@ -89,7 +89,8 @@ public class TwilioTests(TwilioFixture fx)
         Assert.Equal(1, fx.Fake.AttemptsFor(phone));
         Assert.Empty(fx.Fake.For(phone));
         Assert.Equal(21610, await TestApp.ScalarAsync<int>("select error_code from sms_messages where id = $1", messageId));
-        Assert.Equal("twilio-21610", await TestApp.ScalarAsync<string>("select source from sms_opt_outs where clinic_id = $1 and phone = $2", clinic.Id, phone));
+        Assert.Equal("twilio-21610", await TestApp.ScalarAsync<string>("select source from sms_opt_outs where clinic_id = $1 and phone_hash = $2 and phone is null",
+            clinic.Id, await Frontdesk.Tests.Privacy.CallerHashes.OfAsync(clinic.Id, phone)));
         Assert.Equal("failed", await TestApp.ScalarAsync<string>("select f.status from lead_followups f join sms_messages m on m.followup_id = f.id where m.id = $1", messageId));
     }
 
@@ -104,6 +105,11 @@ public class TwilioTests(TwilioFixture fx)
         await Task.Delay(1000);
         Assert.Equal(1, fx.Fake.AttemptsFor(phone));
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from sms_opt_outs where clinic_id = $1", clinic.Id));
+        // Twilio's message quotes the number; what is stored does not (issue 13).
+        Assert.Equal("21211: The 'To' number [number] is not a valid phone number.",
+            await TestApp.ScalarAsync<string>("select error_message from sms_messages where id = $1", messageId));
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>(
+            "select count(*) from outbox where clinic_id = $1 and last_error like '%' || $2 || '%'", clinic.Id, phone[1..]));
     }
 
     static FormUrlEncodedContent Form(params (string Key, string Value)[] fields) =>
@@ -163,7 +169,9 @@ public class TwilioTests(TwilioFixture fx)
         var stop = await SignedAsync("/twilio/inbound", [("From", phone), ("To", clinicNumber), ("Body", " stop "), ("MessageSid", "SM1")]);
         Assert.Equal(HttpStatusCode.OK, stop.StatusCode);
         Assert.Equal("text/xml", stop.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from sms_opt_outs where clinic_id = $1 and phone = $2", clinic.Id, phone));
+        // Kept by the number's keyed hash, never the number (issue 13).
+        var hash = await Frontdesk.Tests.Privacy.CallerHashes.OfAsync(clinic.Id, phone);
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from sms_opt_outs where clinic_id = $1 and phone_hash = $2 and phone is null", clinic.Id, hash));
         using (var client = fx.As(clinic.Id))
         {
             var r = await TwilioFixture.JsonAsync(await client.PostAsJsonAsync("/functions/v1/trigger_followup_sms", CallEnded(phone)));
@@ -174,7 +182,7 @@ public class TwilioTests(TwilioFixture fx)
         Assert.Contains("<Message>", await help.Content.ReadAsStringAsync());
 
         await SignedAsync("/twilio/inbound", [("From", phone), ("To", clinicNumber), ("Body", "START")]);
-        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from sms_opt_outs where clinic_id = $1 and phone = $2", clinic.Id, phone));
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from sms_opt_outs where clinic_id = $1 and phone_hash = $2", clinic.Id, hash));
         await TriggerAsync(clinic.Id, phone);
         var sms = await fx.Fake.WaitForAsync(phone, TimeSpan.FromSeconds(5));
         Assert.Equal(clinicNumber, sms.From);   // the clinic's own number overrides TWILIO_FROM

@@ -17,12 +17,22 @@ public sealed class FrontdeskFactory : WebApplicationFactory<Program>
     public const string JwtSecret = "test-secret-for-frontdesk-hs256-0123456789abcdef";
     public static readonly byte[] SecretBytes = Auth.SecretBytes(JwtSecret);
 
+    readonly Func<TestDatabase> _database;
+
+    /// <summary>On the bare private cluster.</summary>
+    public FrontdeskFactory() : this(() => TestCluster.DatabaseAsync().GetAwaiter().GetResult()) { }
+
+    /// <summary>On another test database (the Supabase-shaped cluster).</summary>
+    public FrontdeskFactory(Func<TestDatabase> database) => _database = database;
+
     public string DataDir { get; } = Path.Combine("/tmp", $"frontdesk-test-{Environment.ProcessId}", "data");
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        var database = _database();
         builder.UseEnvironment("Testing");
-        builder.UseSetting("FRONTDESK_DATABASE_URL", TestCluster.AdminConnectionString);
+        builder.UseSetting("FRONTDESK_DATABASE_URL", database.AdminConnectionString);
+        builder.UseSetting("FRONTDESK_APP_DATABASE_URL", database.AppConnectionString);
         builder.UseSetting("FRONTDESK_MIGRATE_ON_START", "false");
         builder.UseSetting("FRONTDESK_JWT_SECRET", JwtSecret);
         builder.UseSetting("FRONTDESK_DATA_DIR", DataDir);
@@ -33,16 +43,46 @@ public sealed class FrontdeskFactory : WebApplicationFactory<Program>
     }
 }
 
+/// <summary>Where TestApp's server and database are: the bare private cluster, or the Supabase-shaped one.</summary>
+public sealed class TestTarget
+{
+    public static TestTarget Bare { get; } = new(TestCluster.DatabaseAsync);
+    public static TestTarget Supabase { get; } = new(SupabaseCluster.DatabaseAsync);
+
+    readonly Func<Task<TestDatabase>> _database;
+    readonly Lazy<FrontdeskFactory> _factory;
+
+    TestTarget(Func<Task<TestDatabase>> database)
+    {
+        _database = database;
+        _factory = new(() =>
+        {
+            var f = new FrontdeskFactory(() => Database);
+            f.CreateClient().Dispose(); // start now, so the first test's timing does not include start-up
+            return f;
+        });
+    }
+
+    public TestDatabase Database => _database().GetAwaiter().GetResult();
+    public FrontdeskFactory Factory => _factory.Value;
+}
+
 public static class TestApp
 {
-    static readonly Lazy<FrontdeskFactory> Lazy = new(() =>
-    {
-        var f = new FrontdeskFactory();
-        f.CreateClient().Dispose(); // start now, so the first test's timing does not include start-up
-        return f;
-    });
+    static readonly AsyncLocal<TestTarget?> Current = new();
 
-    public static FrontdeskFactory Factory => Lazy.Value;
+    /// <summary>The target of the running test: the bare cluster unless the test class chose another.</summary>
+    public static TestTarget Target => Current.Value ?? TestTarget.Bare;
+
+    /// <summary>
+    /// Runs the current test against <paramref name="target"/>. Called from the constructor of a class
+    /// that derives from a test class (e.g. <c>CrossTenantTestsOnSupabase : CrossTenantTests</c>) to run
+    /// every inherited test there: xunit constructs the class in the async flow that then runs the test
+    /// method, so all TestApp and TestClinic calls of that test, and only of that test, see the target.
+    /// </summary>
+    public static void UseForThisTest(TestTarget target) => Current.Value = target;
+
+    public static FrontdeskFactory Factory => Target.Factory;
 
     public static Db Db => Factory.Services.GetRequiredService<Db>();
 
@@ -65,7 +105,7 @@ public static class TestApp
 
     public static async Task<NpgsqlConnection> AdminConnectionAsync()
     {
-        var c = new NpgsqlConnection(await TestCluster.AdminConnectionStringAsync());
+        var c = new NpgsqlConnection(Target.Database.AdminConnectionString);
         await c.OpenAsync();
         return c;
     }

@@ -9,19 +9,51 @@ namespace Frontdesk.Tests.Infrastructure;
 /// </summary>
 public static class TestCluster
 {
-    static readonly Lazy<Task<string>> Admin = new(StartAsync);
+    static readonly Lazy<Task<TestDatabase>> Started = new(StartAsync);
 
-    public static Task<string> AdminConnectionStringAsync() => Admin.Value;
+    public static Task<TestDatabase> DatabaseAsync() => Started.Value;
 
-    public static string AdminConnectionString => Admin.Value.GetAwaiter().GetResult();
+    public static async Task<string> AdminConnectionStringAsync() => (await Started.Value).AdminConnectionString;
 
-    static async Task<string> StartAsync()
+    public static string AdminConnectionString => Started.Value.GetAwaiter().GetResult().AdminConnectionString;
+
+    /// <summary>The request-path login (frontdesk_app) on the same database.</summary>
+    public static string AppConnectionString => Started.Value.GetAwaiter().GetResult().AppConnectionString;
+
+    static readonly List<(LocalPostgres Cluster, string Dir)> Throwaway = [];
+
+    /// <summary>Stops a throwaway cluster and removes its folder when the test host exits. One handler
+    /// for all of them, stopping them at once: a test host gets little time to exit, and a second
+    /// handler queued behind a slow first one may never run (SweepStale catches what is left).</summary>
+    public static void StopAtExit(LocalPostgres cluster, string dir)
+    {
+        lock (Throwaway)
+        {
+            if (Throwaway.Count == 0)
+                AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+                {
+                    (LocalPostgres Cluster, string Dir)[] all;
+                    lock (Throwaway) all = [.. Throwaway];
+                    Task.WaitAll(all.Select(t => t.Cluster.StopAsync(immediate: true)));
+                    foreach (var (_, d) in all)
+                        try { Directory.Delete(d, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+                };
+            Throwaway.Add((cluster, dir));
+        }
+    }
+
+    static async Task<TestDatabase> StartAsync()
     {
         var external = Environment.GetEnvironmentVariable("FRONTDESK_TEST_DATABASE_URL");
-        string admin;
+        string admin, app;
         if (!string.IsNullOrWhiteSpace(external))
         {
             admin = DatabaseHost.ToConnectionString(external);
+            // frontdesk_app on the same server unless given (it has no password until `-- app-login`).
+            var appUrl = Environment.GetEnvironmentVariable("FRONTDESK_TEST_APP_DATABASE_URL");
+            app = string.IsNullOrWhiteSpace(appUrl)
+                ? new Npgsql.NpgsqlConnectionStringBuilder(admin) { Username = "frontdesk_app", Password = null, Pooling = true }.ConnectionString
+                : DatabaseHost.ToConnectionString(appUrl);
         }
         else
         {
@@ -31,14 +63,11 @@ public static class TestCluster
             Directory.CreateDirectory(dir);
             var pg = LocalPostgres.For(Path.Combine(dir, "pg"));
             await pg.StartAsync(durable: false, CancellationToken.None);
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-            {
-                pg.StopAsync().GetAwaiter().GetResult();
-                try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            };
+            StopAtExit(pg, dir);
             admin = pg.AdminConnectionString();
+            app = pg.AppConnectionString();
         }
         await Migrator.ApplyAsync(admin, CancellationToken.None);
-        return admin;
+        return new TestDatabase("bare", admin, app);
     }
 }

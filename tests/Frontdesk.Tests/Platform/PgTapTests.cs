@@ -9,12 +9,20 @@ namespace Frontdesk.Tests.Platform;
 public class PgTapTests
 {
     [Fact]
-    public async Task pgTAP_suite_passes()
+    public async Task pgTAP_suite_passes() => await AssertSuitePassesAsync(await TestCluster.AdminConnectionStringAsync());
+
+    /// <summary>Where `supabase test db` runs it: as postgres (no superuser) under Supabase's default
+    /// privileges, after `db push` — the privilege checks of 005_privileges.sql matter most here.</summary>
+    [Fact]
+    public async Task pgTAP_suite_passes_on_a_Supabase_shaped_database() =>
+        await AssertSuitePassesAsync((await SupabaseCluster.DatabaseAsync()).AdminConnectionString);
+
+    static async Task AssertSuitePassesAsync(string adminConnectionString)
     {
         var root = RepoRoot();
         var files = Directory.GetFiles(Path.Combine(root, "supabase", "tests"), "*.sql").Order(StringComparer.Ordinal).ToArray();
         Assert.NotEmpty(files);
-        var csb = new NpgsqlConnectionStringBuilder(await TestCluster.AdminConnectionStringAsync());
+        var csb = new NpgsqlConnectionStringBuilder(adminConnectionString);
 
         var psi = new ProcessStartInfo("pg_prove") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-h", csb.Host!, "-p", csb.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", csb.Username!, "-d", csb.Database! })

@@ -188,6 +188,16 @@ public class VaultTests
         await RedactAsync(admin, c, "I have a history of asthma.");
         var oldKeyId = await TestApp.ScalarAsync<string>("select key_id from patient_keys where patient_id = $1", c.PatientIds[0]);
         var cipherBefore = await TestApp.ScalarAsync<byte[]>("select ciphertext from clinical_notes where patient_id = $1", c.PatientIds[0]);
+        // A caller's sealed value and the clinic's number hashes must survive the rotation too.
+        var baseVault = TestApp.Factory.Services.GetRequiredService<Vault>();
+        const string number = "+447700900123";
+        byte[] hash, sealedValue;
+        await using (var s = await TestApp.Db.BeginAsync(RequestClaims.ForClinic(c.Id, "test", "admin"), default))
+        {
+            hash = await baseVault.CallerHashAsync(s, c.Id, CallerSubject.Phone(number), default);
+            sealedValue = await baseVault.SealForCallerAsync(s, c.Id, hash, "test", "row-1", new { note = "kept" }, default);
+            await s.CommitAsync(default);
+        }
 
         var newKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         var oldKey = TestApp.Factory.Services.GetRequiredService<FrontdeskOptions>().MasterKey!;
@@ -197,7 +207,9 @@ public class VaultTests
             b.UseSetting("FRONTDESK_MASTER_KEYS_RETIRED", oldKey);
         });
         var vault = rotated.Services.GetRequiredService<Vault>();
-        Assert.True(await vault.RewrapAllAsync(rotated.Services.GetRequiredService<Db>(), default) >= 1);
+        // One clinic's keys: the test database is shared with tests running in parallel under the old key.
+        // (`-- rotate-keys` runs RewrapAllAsync: the same loops without the clinic filter.)
+        Assert.Equal(3, await vault.RewrapClinicAsync(rotated.Services.GetRequiredService<Db>(), c.Id, default));
 
         Assert.NotEqual(oldKeyId, await TestApp.ScalarAsync<string>("select key_id from patient_keys where patient_id = $1", c.PatientIds[0]));
         Assert.Equal(cipherBefore, await TestApp.ScalarAsync<byte[]>("select ciphertext from clinical_notes where patient_id = $1", c.PatientIds[0]));
@@ -207,6 +219,13 @@ public class VaultTests
         doctor.DefaultRequestHeaders.Authorization = new("Bearer", TestApp.Token(RequestClaims.ForClinic(c.Id, "doc", "doctor")));
         var notes = await TestClinic.Json(await doctor.GetAsync($"/api/patients/{c.Id}/{c.PatientIds[0]}/clinical-notes"));
         Assert.Contains("asthma", notes[0].GetProperty("text").GetString(), StringComparison.Ordinal);
+        var newVault = onlyNew.Services.GetRequiredService<Vault>();
+        await using (var s = await TestApp.Db.BeginAsync(RequestClaims.ForClinic(c.Id, "test", "admin"), default))
+        {
+            Assert.Equal(hash, await newVault.CallerHashAsync(s, c.Id, CallerSubject.Phone(number), default));
+            var open = await newVault.OpenForCallerAsync(s, c.Id, hash, default);
+            Assert.Equal("""{"note":"kept"}""", open!("test", "row-1", sealedValue));
+        }
     }
 
     [Theory]
