@@ -28,6 +28,20 @@ public static class AuditLog
             Detail = JsonSerializer.Serialize(detail ?? new { }),
         }, ct);
 
+    /// <summary>Appends a row on its own, in one round trip (claims, role and insert in one batch, one
+    /// implicit transaction): for rows that record a refusal, where nothing else is written.</summary>
+    public static Task WriteOnceAsync(Db db, RequestClaims claims, Guid clinicId, string action, string? entity, string? entityId,
+        object? detail, CancellationToken ct) =>
+        db.QueryOnceAsync<int>(claims, InsertSql + " returning 1", new
+        {
+            ClinicId = clinicId,
+            Actor = claims.Actor,
+            Action = action,
+            Entity = entity,
+            EntityId = entityId,
+            Detail = JsonSerializer.Serialize(detail ?? new { }),
+        }, ct);
+
     public static Task<IReadOnlyList<AuditEntry>> ReadAsync(DbSession session, Guid clinicId, int limit, long? beforeSeq, CancellationToken ct) =>
         session.QueryAsync<AuditEntry>("""
             select seq, at, actor, action, entity, entity_id, detail
