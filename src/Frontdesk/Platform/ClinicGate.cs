@@ -81,7 +81,7 @@ public sealed class ClinicGate
     public async ValueTask<IDisposable> EnterAsync(Guid clinicId, CancellationToken ct)
     {
         if (_clinics.Count > SweepAbove) Sweep();
-        var turns = _clinics.GetOrAdd(clinicId, _ => new Turns(PermitsPerClinic));
+        var turns = _clinics.GetOrAdd(clinicId, static (_, permits) => new Turns(permits), PermitsPerClinic);
         if (turns.Permits.Wait(0, CancellationToken.None)) return new Turn(turns.Permits);
         if (Interlocked.Increment(ref turns.Waiting) > QueuePerClinic)
         {
