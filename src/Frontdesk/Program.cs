@@ -10,6 +10,7 @@ using Frontdesk.Latency;
 using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
+using Frontdesk.StaffConsole;
 using Frontdesk.Review;
 using Frontdesk.Tenancy;
 
@@ -19,6 +20,8 @@ if (args is ["rotate-keys", ..])
     return await Commands.RotateKeysAsync(args[1..]);
 if (args is ["app-login", ..])
     return await Commands.AppLoginAsync(args, Console.In);
+if (args is ["staff", ..])
+    return await StaffCommand.RunAsync(args[1..], Console.In, Console.Out);
 
 try
 {
@@ -67,6 +70,7 @@ public static class FrontdeskApp
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
         builder.Services.AddManageLinks();                              // signed /manage/{token} links to one booking (reminders, replies, pages)
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
+        builder.Services.AddConsole();                                  // the staff console: accounts, sign-in, cookie sessions, work queue
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -103,6 +107,8 @@ public static class FrontdeskApp
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
         app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
+        app.MapVapiSettings();                          // GET/PUT /api/clinics/{id}/vapi: assistant ids, secret, HMAC
+        app.MapConsole();                               // issue 19: / and /console — the staff console
         return app;
     }
 }

@@ -40,6 +40,8 @@ public sealed class FrontdeskFactory : WebApplicationFactory<Program>
         builder.UseSetting("FRONTDESK_PUBLIC_BASE_URL", "https://frontdesk.test");
         // A loaded CI machine can make a clinic's turn (ClinicGate) come late; tests assert outcomes, not speed.
         builder.UseSetting("Database:PerClinicWaitMilliseconds", "60000");
+        // Every console test signs in from the same (in-process) address; the limiter has its own test.
+        builder.UseSetting("Console:SignInPermitsPerMinute", "10000");
     }
 }
 
