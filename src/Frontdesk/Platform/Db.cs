@@ -89,9 +89,13 @@ public sealed class Db(NpgsqlDataSource dataSource)
     /// <summary>Per-clinic share of the pool for tenant sessions (issue 16); null = unlimited (bench tools).</summary>
     public ClinicGate? Gate { get; init; }
 
+    /// <summary>The current HTTP request, so sessions a request opens while it holds its clinic's turn
+    /// do not queue for a second one (see <see cref="ClinicGate.EnterAsync(Guid, HttpContext?, CancellationToken)"/>).</summary>
+    public IHttpContextAccessor? Requests { get; init; }
+
     /// <summary>A turn from the clinic's gate for a tenant session; null for system paths.</summary>
     ValueTask<IDisposable?> TurnAsync(RequestClaims claims, CancellationToken ct) =>
-        claims.ClinicId is { } clinic && Gate is { } gate ? Wrap(gate.EnterAsync(clinic, ct)) : ValueTask.FromResult<IDisposable?>(null);
+        claims.ClinicId is { } clinic && Gate is { } gate ? Wrap(gate.EnterAsync(clinic, Requests?.HttpContext, ct)) : ValueTask.FromResult<IDisposable?>(null);
 
     static async ValueTask<IDisposable?> Wrap(ValueTask<IDisposable> turn) => await turn;
 

@@ -31,7 +31,12 @@ public static class PlatformServices
         services.AddSingleton(sp => ClinicGate.FromPool(
             new NpgsqlConnectionStringBuilder(sp.GetRequiredService<NpgsqlDataSource>().ConnectionString).MaxPoolSize,
             sp.GetRequiredService<IOptions<ClinicGateOptions>>().Value));
-        services.AddSingleton(sp => new Db(sp.GetRequiredService<NpgsqlDataSource>()) { Gate = sp.GetRequiredService<ClinicGate>() });
+        services.AddHttpContextAccessor();
+        services.AddSingleton(sp => new Db(sp.GetRequiredService<NpgsqlDataSource>())
+        {
+            Gate = sp.GetRequiredService<ClinicGate>(),
+            Requests = sp.GetRequiredService<IHttpContextAccessor>(),
+        });
         services.AddHostedService<DatabaseStarter>();
 
         // Problems raised by the framework itself (status code pages, binding) get our stable types too.

@@ -72,12 +72,43 @@ public class ClinicGateTests
     }
 
     [Fact]
+    public async Task A_session_opened_inside_another_of_the_same_request_does_not_wait_for_the_turn_its_request_holds()
+    {
+        // One turn per clinic: a knowledge lookup inside a tool call's transaction needs a second session.
+        await using var app = TestApp.Factory.WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Database:PerClinicConnections", "1");
+            b.UseSetting("Database:PerClinicWaitMilliseconds", "60000");
+        });
+        var (clinicId, secret) = await Frontdesk.Tests.Knowledge.KnowledgeFixtures.VapiClinicAsync(loadCorpus: false);
+        using (var admin = TestApp.As(clinicId))
+            await TestClinic.Json(await admin.PostAsJsonAsync($"/api/clinics/{clinicId}/knowledge/documents",
+                new { title = "Prices", source = "prices.md", content = "# Prices\n\nRhinoplasty (nose job) costs £6,500." }));
+
+        using var vapi = app.CreateClient();
+        vapi.DefaultRequestHeaders.Add("X-Vapi-Secret", secret);
+        var message = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            message = new
+            {
+                type = "tool-calls",
+                call = new { id = "call-" + Guid.NewGuid().ToString("N") },
+                toolCallList = new[] { new { id = "tc-1", type = "function", function = new { name = "lookup_knowledge", arguments = new { question = "how much is a nose job" } } } },
+            },
+        });
+        var call = vapi.PostAsync("/vapi/webhook", new StringContent(message, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Same(call, await Task.WhenAny(call, Task.Delay(TimeSpan.FromSeconds(30))));
+        var body = await TestClinic.Json(await call);
+        Assert.Contains("£6,500", body.GetProperty("results")[0].GetProperty("result").GetString());
+    }
+
+    [Fact]
     public void The_share_is_sized_from_the_pool()
     {
         var gate = ClinicGate.FromPool(150, new ClinicGateOptions());
-        Assert.Equal(37, gate.PermitsPerClinic);
+        Assert.Equal(9, gate.PermitsPerClinic);
         Assert.Equal(600, gate.QueuePerClinic);
-        Assert.Equal(2, ClinicGate.FromPool(5, new ClinicGateOptions()).PermitsPerClinic);
+        Assert.Equal(4, ClinicGate.FromPool(5, new ClinicGateOptions()).PermitsPerClinic);
         Assert.Equal(7, ClinicGate.FromPool(150, new ClinicGateOptions { PerClinicConnections = 7 }).PermitsPerClinic);
     }
 }
