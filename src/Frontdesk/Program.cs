@@ -1,3 +1,4 @@
+using Frontdesk.Audit;
 using Frontdesk.Booking;
 using Frontdesk.BookingPage;
 using Frontdesk.Calls;
@@ -57,6 +58,7 @@ public static class FrontdeskApp
         builder.Services.AddFrontdeskPlatform(builder.Configuration);   // options, PostgreSQL (local or URL), problems, OpenTelemetry
         builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
         builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
+        builder.Services.AddAuditSealer();                              // links committed audit rows into each clinic's hash chain
         builder.Services.AddKnowledge();                                // knowledge base, lookup_knowledge tool, speculative prefetch
         builder.Services.AddCustomLlm();                                // custom-LLM relay to the upstream model (FRONTDESK_LLM_*)
         builder.Services.AddTurnLatency();                              // per-turn latency from Vapi end-of-call reports
@@ -86,6 +88,7 @@ public static class FrontdeskApp
 
         app.MapOpenApi();                               // GET /openapi/v1.json
         app.MapHealth();                                // GET /healthz
+        app.MapAuditHealth();                           // /healthz detail "audit": unsealed backlog and its age
         app.MapClinics();                               // clinic setup, practitioners, audit trail
         app.MapPatients();                              // patients, GDPR access and erasure
         app.MapSlots();                                 // slot generation and availability

@@ -57,9 +57,8 @@ public static partial class VapiWebhook
             await request.Body.CopyToAsync(buffer, ct);
             body = buffer.ToArray();
         }
-        var hmac = await db.QueryOnceAsync<bool>(RequestClaims.AsSystem(SystemPath.WebhookClinicResolution),
-            "select vapi_hmac from clinics where id = @Id", new { clinic.Id }, ct);
-        if (hmac is [true] && !VapiSignature.IsValid(request, clinic.Secret, body, DateTimeOffset.UtcNow))
+        // vapi_hmac came with the clinic (one lookup per webhook: every round trip counts on tool calls).
+        if (clinic.Hmac && !VapiSignature.IsValid(request, clinic.Secret, body, DateTimeOffset.UtcNow))
             return Problems.Problem(401, Problems.Unauthorized, "Vapi signature check failed",
                 "This clinic requires x-signature (HMAC-SHA256 of \"{x-timestamp}.{body}\") with a fresh x-timestamp.");
 
@@ -131,7 +130,7 @@ public static partial class VapiWebhook
     {
         if (!Guid.TryParse(request.Query["clinic"], out var id) || request.Headers["x-signature"].Count == 0) return null;
         var rows = await db.QueryOnceAsync<VapiClinic>(RequestClaims.AsSystem(SystemPath.WebhookClinicResolution), """
-            select id, name, timezone, sms_from, vapi_assistant_id, vapi_phone_number_id, vapi_secret
+            select id, name, timezone, sms_from, vapi_assistant_id, vapi_phone_number_id, vapi_secret, vapi_hmac
             from clinics where id = @Id and vapi_hmac and vapi_secret is not null
             """, new { Id = id }, ct);
         return rows is [var c] ? c : null;

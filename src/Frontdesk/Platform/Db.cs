@@ -61,6 +61,9 @@ public enum SystemPath
     Health,
     /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>
     KeyRotation,
+    /// <summary>The audit sealer (Audit/AuditSealer.cs): links committed audit rows into each clinic's
+    /// hash chain through security-definer functions; the role itself keeps INSERT/SELECT only on the trail.</summary>
+    AuditSealer,
     /// <summary>Outbox counts across clinics for /healthz and metrics (numbers only, no row contents).</summary>
     Monitoring,
     /// <summary>The retention worker: purges call content past each clinic's retention, minimises
@@ -82,18 +85,48 @@ public sealed class Db(NpgsqlDataSource dataSource)
 {
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
+    /// <summary>Raised after a session commits, once per topic it marked with <see cref="DbSession.Changed"/>
+    /// (e.g. "bookings"): how workers are woken after commit instead of by NOTIFY in the writer's transaction.</summary>
+    public event Action<string>? Committed;
+
+    internal void RaiseCommitted(string topic) => Committed?.Invoke(topic);
+
+    /// <summary>Per-clinic share of the pool for tenant sessions (issue 16); null = unlimited (bench tools).</summary>
+    public ClinicGate? Gate { get; init; }
+
+    /// <summary>The current HTTP request, so sessions a request opens while it holds its clinic's turn
+    /// do not queue for a second one (see <see cref="ClinicGate.EnterAsync(Guid, HttpContext?, CancellationToken)"/>).</summary>
+    public IHttpContextAccessor? Requests { get; init; }
+
+    /// <summary>A turn from the clinic's gate for a tenant session; null for system paths.</summary>
+    ValueTask<IDisposable?> TurnAsync(RequestClaims claims, CancellationToken ct) =>
+        claims.ClinicId is { } clinic && Gate is { } gate ? Wrap(gate.EnterAsync(clinic, Requests?.HttpContext, ct)) : ValueTask.FromResult<IDisposable?>(null);
+
+    static async ValueTask<IDisposable?> Wrap(ValueTask<IDisposable> turn) => await turn;
+
     public async Task<DbSession> BeginAsync(RequestClaims claims, CancellationToken ct)
     {
-        var conn = await DataSource.OpenConnectionAsync(ct);
+        var turn = await TurnAsync(claims, ct);
+        NpgsqlConnection conn;
+        try
+        {
+            conn = await DataSource.OpenConnectionAsync(ct);
+        }
+        catch
+        {
+            turn?.Dispose();
+            throw;
+        }
         try
         {
             // Npgsql defers BEGIN and sends it with the first command: no round trip here.
             var tx = await conn.BeginTransactionAsync(ct);
-            return new DbSession(conn, tx, claims);
+            return new DbSession(conn, tx, claims) { Owner = this, Turn = turn };
         }
         catch
         {
             await conn.DisposeAsync();
+            turn?.Dispose();
             throw;
         }
     }
@@ -102,6 +135,7 @@ public sealed class Db(NpgsqlDataSource dataSource)
     /// run in PostgreSQL's implicit transaction (the settings end with it).</summary>
     public async Task<IReadOnlyList<T>> QueryOnceAsync<T>(RequestClaims claims, string sql, object? args, CancellationToken ct)
     {
+        using var turn = await TurnAsync(claims, ct);
         await using var conn = await DataSource.OpenConnectionAsync(ct);
         await using var session = new DbSession(conn, null, claims);
         return await session.QueryAsync<T>(sql, args, ct);
@@ -178,10 +212,27 @@ public sealed class DbSession : IAsyncDisposable
 
     public NpgsqlTransaction? Transaction => _tx;
 
+    internal Db? Owner { get; init; }
+
+    /// <summary>The clinic's turn (ClinicGate), given back when the session is disposed.</summary>
+    internal IDisposable? Turn { get; init; }
+
+    HashSet<string>? _changed;
+
+    /// <summary>Tells <see cref="Db.Committed"/> subscribers that this transaction changed
+    /// <paramref name="topic"/>, once it has committed (never on rollback).</summary>
+    public void Changed(string topic) => (_changed ??= new(StringComparer.Ordinal)).Add(topic);
+
     public async Task CommitAsync(CancellationToken ct)
     {
         if (_tx is not null) await _tx.CommitAsync(ct);
         foreach (var action in _afterCommit ?? []) action();
+        _afterCommit = null;
+        if (_changed is { } topics && Owner is { } db)
+        {
+            _changed = null;
+            foreach (var t in topics) db.RaiseCommitted(t);
+        }
     }
 
     List<Action>? _afterCommit;
@@ -251,7 +302,14 @@ public sealed class DbSession : IAsyncDisposable
         }
         finally
         {
-            await _conn.DisposeAsync();
+            try
+            {
+                await _conn.DisposeAsync();
+            }
+            finally
+            {
+                Turn?.Dispose();
+            }
         }
     }
 }

@@ -67,6 +67,7 @@ public static partial class HttpPipeline
                     409 => (Problems.Conflict, "Conflicts with existing data"),
                     413 => (Problems.PayloadTooLarge, "Request body too large"),
                     415 => (Problems.UnsupportedMediaType, "Unsupported content type"),
+                    429 => (Problems.TooManyRequests, "The clinic has too much in progress; try again shortly"),
                     499 => (Problems.MalformedRequest, "Client closed the request"),
                     503 => (Problems.Unavailable, "The database is unavailable"),
                     _ => (Problems.Internal, "Something went wrong on our side"),
@@ -78,6 +79,8 @@ public static partial class HttpPipeline
                 if (ClientData(error) is { } refused)
                     Log.RefusedByDatabase(logger, http.TraceIdentifier, refused.SqlState, refused.TableName ?? "", refused.ConstraintName ?? refused.ColumnName ?? "");
                 http.Response.StatusCode = status;
+                if (error is ClinicBusyException busy)
+                    http.Response.Headers.RetryAfter = ((int)Math.Ceiling(busy.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 // The detail of a BadHttpRequestException names the parameter or the JSON position,
                 // never a value: safe to return and useful to the caller.
                 var detail = error is BadHttpRequestException b ? b.Message : ClientData(error) is { } p ? RefusalDetail(p) : null;
@@ -99,6 +102,7 @@ public static partial class HttpPipeline
             && p.MessageText.StartsWith("update or delete", StringComparison.Ordinal) ? 409 : 400,
         PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ExclusionViolation } => 409,
         PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } => 403,
+        ClinicBusyException => 429,
         NpgsqlException { IsTransient: true } => 503,
         OperationCanceledException => 499,
         _ => 500,

@@ -27,7 +27,16 @@ public static class PlatformServices
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("Frontdesk.Database"),
                 CancellationToken.None).GetAwaiter().GetResult());
         services.AddSingleton(sp => sp.GetRequiredService<DatabaseHost>().DataSource);
-        services.AddSingleton<Db>();
+        services.AddOptions<ClinicGateOptions>().BindConfiguration("Database").ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => ClinicGate.FromPool(
+            new NpgsqlConnectionStringBuilder(sp.GetRequiredService<NpgsqlDataSource>().ConnectionString).MaxPoolSize,
+            sp.GetRequiredService<IOptions<ClinicGateOptions>>().Value));
+        services.AddHttpContextAccessor();
+        services.AddSingleton(sp => new Db(sp.GetRequiredService<NpgsqlDataSource>())
+        {
+            Gate = sp.GetRequiredService<ClinicGate>(),
+            Requests = sp.GetRequiredService<IHttpContextAccessor>(),
+        });
         services.AddHostedService<DatabaseStarter>();
 
         // Problems raised by the framework itself (status code pages, binding) get our stable types too.
