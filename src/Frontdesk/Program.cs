@@ -4,12 +4,15 @@ using Frontdesk.Calls;
 using Frontdesk.Calendar;
 using Frontdesk.Clinics;
 using Frontdesk.FollowUp;
+using Frontdesk.Inbox;
 using Frontdesk.Knowledge;
 using Frontdesk.Latency;
 using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
+using Frontdesk.Reminders;
 using Frontdesk.Review;
+using Frontdesk.Stats;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
@@ -65,6 +68,8 @@ public static class FrontdeskApp
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
         builder.Services.AddManageLinks();                              // signed /manage/{token} links to one booking (reminders, replies, pages)
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
+        builder.Services.AddReminders();                                // issue 18: the worker that turns due reminders into SMS
+        builder.Services.AddInbox();                                    // issue 18: replies to reminders (C / R / anything else → inbox)
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -100,6 +105,10 @@ public static class FrontdeskApp
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
         app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
+        app.MapReminderSettings();                      // issue 18: GET/PUT /api/clinics/{id}/reminders: on/off, offsets, template
+        app.MapInbox();                                 // issue 18: GET /api/clinics/{id}/inbox, PATCH …/inbox/{itemId}: replies for staff
+        app.MapAttendance();                            // issue 18: PUT /api/bookings/{clinicId}/{bookingId}/attendance: no-shows
+        app.MapStats();                                 // issue 18: GET /api/clinics/{id}/stats: calls, bookings by source, reminders, no-shows
         return app;
     }
 }

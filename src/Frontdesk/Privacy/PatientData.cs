@@ -34,10 +34,15 @@ public sealed record LeadExport(Guid Id, string CallId, string? ExternalRef, str
 public sealed record MessageExport(Guid Id, Guid? FollowupId, string? To, string? Body, string Status, int Segments, string Encoding,
     int? ErrorCode, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ContentPurgedAt);
 
+/// <summary>An SMS the patient sent us (a reply to a reminder, or an inbox message); <see cref="From"/> and
+/// <see cref="Text"/> are null for reply words (nothing but the word's meaning was kept) and once purged.</summary>
+public sealed record ReplyExport(Guid Id, string Kind, string? From, string? Text, Guid? BookingId, string Status, DateTimeOffset ReceivedAt,
+    DateTimeOffset? HandledAt, DateTimeOffset? ContentPurgedAt);
+
 public sealed record PatientExport(PatientView Patient, IReadOnlyList<ContactView> Contacts, IReadOnlyList<IdentifierView> Identifiers,
     IReadOnlyList<ClinicalNoteView> ClinicalNotes, IReadOnlyList<BookingView> Bookings, IReadOnlyList<string> PublicTranscripts,
     IReadOnlyList<CallExport> Calls, IReadOnlyList<LeadExport> Leads, IReadOnlyList<MessageExport> Messages, bool SmsOptedOut,
-    IReadOnlyList<AuditEntry> AuditTrail, DateTimeOffset ExportedAt);
+    IReadOnlyList<AuditEntry> AuditTrail, DateTimeOffset ExportedAt, IReadOnlyList<ReplyExport>? Replies = null);
 
 /// <summary>
 /// GDPR access (everything held on a patient, decrypted for the controller) and erasure. A patient's
@@ -181,6 +186,13 @@ public static class PatientData
             messages.Add(new MessageExport(m.Id, m.FollowupId, sms?.To, sms?.Body, m.Status, m.Segments, m.Encoding, m.ErrorCode, m.CreatedAt,
                 m.UpdatedAt, m.ContentPurgedAt));
         }
+        var replyRows = await s.QueryAsync<ReplyRow>(RepliesSql, new { C = clinicId, P = patientId, H = links.Hashes }, ct);
+        var replies = new List<ReplyExport>(replyRows.Count);
+        foreach (var r in replyRows)
+        {
+            var text = await open.OpenAsync<Inbox.InboundText>(r.FromHash, Inbox.InboundReplies.Table, r.Id.ToString(), r.Content);
+            replies.Add(new ReplyExport(r.Id, r.Kind, text?.From, text?.Text, r.BookingId, r.Status, r.ReceivedAt, r.HandledAt, r.ContentPurgedAt));
+        }
         var optedOut = await s.QuerySingleOrDefaultAsync<bool>(
             "select exists (select 1 from sms_opt_outs where clinic_id = @C and phone_hash = any(@H))", linkArgs, ct);
 
@@ -190,8 +202,20 @@ public static class PatientData
             order by seq
             """, new { C = clinicId, Id = patientId.ToString() }, ct);
         return new PatientExport(patient, contacts, identifiers, notes, bookings, transcripts, calls, leads, messages, optedOut, audit,
-            DateTimeOffset.UtcNow);
+            DateTimeOffset.UtcNow, replies);
     }
+
+    sealed record ReplyRow(Guid Id, string Kind, byte[] FromHash, byte[]? Content, Guid? BookingId, string Status, DateTimeOffset ReceivedAt,
+        DateTimeOffset? HandledAt, DateTimeOffset? ContentPurgedAt);
+
+    /// <summary>The patient's SMS replies: from their numbers, or about their bookings. Parameters: C, P, H.</summary>
+    const string RepliesSql = """
+        select r.id, r.kind, r.from_hash, r.content, r.booking_id, r.status, r.received_at, r.handled_at, r.content_purged_at
+        from sms_replies r
+        where r.clinic_id = @C and (r.from_hash = any(@H)
+           or r.booking_id in (select b.id from bookings b where b.clinic_id = @C and b.patient_id = @P))
+        order by r.received_at
+        """;
 
     // --------------------------------------------------------------------------------------- erasure
 
@@ -201,7 +225,8 @@ public static class PatientData
     /// under one finishes before, and its rows are then seen and removed), then their leads (with
     /// follow-ups and messages) and queued SMS jobs deleted, the content of their calls and the
     /// replies stored for those calls' webhooks dropped, future bookings cancelled, contacts,
-    /// identifiers, notes and sanitized transcripts deleted, the patient's data key destroyed and the
+    /// identifiers, notes, sanitized transcripts, SMS replies (the inbox) and the reminders of their bookings
+    /// deleted, the patient's data key destroyed and the
     /// patient row scrubbed to a tombstone. Opt-outs stay (by number hash only): a STOP outlives an
     /// erasure. The audit row keeps counts, never values.
     /// </summary>
@@ -250,6 +275,14 @@ public static class PatientData
             """, args, ct);
         foreach (var booking in future) await SlotEngine.CancelAsync(s, booking, clinicId, ct);
 
+        // Their replies (texts sealed under the caller keys destroyed above) and every reminder of their bookings.
+        var replies = await s.ExecuteAsync($"""
+            delete from sms_replies where clinic_id = @C and id in (select id from ({RepliesSql}) r)
+            """, new { C = clinicId, P = patientId, H = links.Hashes }, ct);
+        var reminders = await s.ExecuteAsync("""
+            delete from booking_reminders where clinic_id = @C and booking_id in (select id from bookings where clinic_id = @C and patient_id = @P)
+            """, args, ct);
+
         var contacts = await s.ExecuteAsync("delete from contacts where clinic_id = @C and patient_id = @P", args, ct);
         var identifiers = await s.ExecuteAsync("delete from secure_identifiers where clinic_id = @C and patient_id = @P", args, ct);
         var notes = await s.ExecuteAsync("delete from clinical_notes where clinic_id = @C and patient_id = @P", args, ct);
@@ -260,7 +293,7 @@ public static class PatientData
         await AuditLog.WriteAsync(s, clinicId, "erased", "patient", patientId.ToString(), new
         {
             contacts, identifiers, notes, transcripts, calls = scrubbed.Count, webhookReplies = events, leads = leadIds.Count, messages,
-            smsJobs = jobs, bookingsCancelled = future.Count, callerKeys, dataKey = "destroyed",
+            smsJobs = jobs, bookingsCancelled = future.Count, callerKeys, dataKey = "destroyed", replies, reminders,
         }, ct);
         return true;
     }
