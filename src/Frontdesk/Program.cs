@@ -11,6 +11,7 @@ using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
 using Frontdesk.Reminders;
+using Frontdesk.StaffConsole;
 using Frontdesk.Review;
 using Frontdesk.Stats;
 using Frontdesk.Tenancy;
@@ -21,6 +22,8 @@ if (args is ["rotate-keys", ..])
     return await Commands.RotateKeysAsync(args[1..]);
 if (args is ["app-login", ..])
     return await Commands.AppLoginAsync(args, Console.In);
+if (args is ["staff", ..])
+    return await StaffCommand.RunAsync(args[1..], Console.In, Console.Out);
 
 try
 {
@@ -70,6 +73,7 @@ public static class FrontdeskApp
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
         builder.Services.AddReminders();                                // issue 18: the worker that turns due reminders into SMS
         builder.Services.AddInbox();                                    // issue 18: replies to reminders (C / R / anything else → inbox)
+        builder.Services.AddConsole();                                  // the staff console: accounts, sign-in, cookie sessions, work queue
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -109,6 +113,8 @@ public static class FrontdeskApp
         app.MapInbox();                                 // issue 18: GET /api/clinics/{id}/inbox, PATCH …/inbox/{itemId}: replies for staff
         app.MapAttendance();                            // issue 18: PUT /api/bookings/{clinicId}/{bookingId}/attendance: no-shows
         app.MapStats();                                 // issue 18: GET /api/clinics/{id}/stats: calls, bookings by source, reminders, no-shows
+        app.MapVapiSettings();                          // GET/PUT /api/clinics/{id}/vapi: assistant ids, secret, HMAC
+        app.MapConsole();                               // issue 19: / and /console — the staff console
         return app;
     }
 }
