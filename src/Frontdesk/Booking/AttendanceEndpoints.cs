@@ -20,7 +20,8 @@ public static class AttendanceEndpoints
         app.MapGroup("/api/bookings/{clinicId:guid}").WithTags("Bookings")
             .RequireAuthorization(Auth.Policies.Member)
             .RequireRoles(AppRoles.Admin | AppRoles.Receptionist | AppRoles.Doctor)
-            .MapPut("/{bookingId:guid}/attendance", Mark);
+            .MapPut("/{bookingId:guid}/attendance", Mark)
+            .ProducesProblem(400).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409);
 
     sealed record State(string Status, DateTimeOffset StartsAt, string? Attendance, bool Started);
 

@@ -18,8 +18,8 @@ public static class InboxEndpoints
         var group = app.MapGroup("/api/clinics/{clinicId:guid}/inbox").WithTags("Inbox")
             .RequireAuthorization(Auth.Policies.Member)
             .RequireRoles(AppRoles.Admin | AppRoles.Receptionist);
-        group.MapGet("", List);
-        group.MapPatch("/{id:guid}", Update);
+        group.MapGet("", List).ProducesProblem(400).ProducesProblem(403);
+        group.MapPatch("/{id:guid}", Update).ProducesProblem(400).ProducesProblem(403).ProducesProblem(404);
     }
 
     static async Task<Results<Ok<IReadOnlyList<InboxItem>>, ProblemHttpResult>> List(Guid clinicId, string? status, int? limit, HttpContext http,

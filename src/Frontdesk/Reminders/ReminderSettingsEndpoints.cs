@@ -22,8 +22,8 @@ public static class ReminderSettingsEndpoints
     {
         var group = app.MapGroup("/api/clinics/{clinicId:guid}/reminders").WithTags("Reminders")
             .RequireAuthorization(Auth.Policies.Member);
-        group.MapGet("", Get);
-        group.MapPut("", Update).RequireRoles(AppRoles.Admin);
+        group.MapGet("", Get).ProducesProblem(404);
+        group.MapPut("", Update).RequireRoles(AppRoles.Admin).ProducesProblem(400).ProducesProblem(403).ProducesProblem(404);
     }
 
     sealed record Row(bool Enabled, TimeSpan[] Offsets, string? Template);

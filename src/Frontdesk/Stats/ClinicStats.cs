@@ -128,7 +128,8 @@ public static class StatsEndpoints
         app.MapGroup("/api/clinics/{clinicId:guid}").WithTags("Stats")
             .RequireAuthorization(Auth.Policies.Member)
             .RequireRoles(AppRoles.Admin | AppRoles.Receptionist | AppRoles.Doctor)
-            .MapGet("/stats", Get);
+            .MapGet("/stats", Get)
+            .ProducesProblem(400).ProducesProblem(403).ProducesProblem(404);
 
     static async Task<Results<Ok<ClinicStatsView>, ProblemHttpResult>> Get(Guid clinicId, string? from, string? to, HttpContext http, Db db,
         CancellationToken ct)

@@ -172,3 +172,24 @@ public class StatsTests
         Assert.Equal(new DateTimeOffset(2026, 3, 29, 23, 0, 0, TimeSpan.Zero), range.To);
     }
 }
+
+public class BetweenCallsOpenApiTests
+{
+    [Theory]
+    [InlineData("/api/clinics/{clinicId}/reminders", "get", "ReminderSettings")]
+    [InlineData("/api/clinics/{clinicId}/reminders", "put", "ReminderSettings")]
+    [InlineData("/api/clinics/{clinicId}/inbox", "get", "InboxItem")]
+    [InlineData("/api/clinics/{clinicId}/inbox/{id}", "patch", "InboxItem")]
+    [InlineData("/api/bookings/{clinicId}/{bookingId}/attendance", "put", "BookingView")]
+    [InlineData("/api/clinics/{clinicId}/stats", "get", "ClinicStatsView")]
+    public async Task The_OpenAPI_document_declares_each_between_calls_endpoint_with_its_typed_result(string path, string method, string schema)
+    {
+        using var anon = TestApp.Client(null);
+        var openapi = await TestClinic.Json(await anon.GetAsync("/openapi/v1.json"));
+        var operation = openapi.GetProperty("paths").GetProperty(path).GetProperty(method);
+        var ok = operation.GetProperty("responses").GetProperty("200").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+        Assert.Contains(schema, ok.GetRawText());
+        var problem = operation.GetProperty("responses").GetProperty(method == "get" && path.EndsWith("reminders", StringComparison.Ordinal) ? "404" : "403");
+        Assert.True(problem.GetProperty("content").TryGetProperty("application/problem+json", out _), "the problem results are declared too");
+    }
+}
