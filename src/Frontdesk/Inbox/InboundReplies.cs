@@ -209,7 +209,7 @@ public sealed partial class InboundReplies(Db db, Vault vault, SmsGuard guard, O
         [LoggerMessage(Level = LogLevel.Information, Message = "Inbound SMS for clinic {ClinicId}: a retried delivery of a message already handled")]
         public static partial void Duplicate(ILogger logger, Guid clinicId);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Inbound SMS to a number {Clinics} clinics share, from a number none of them knows: not placed")]
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Inbound SMS not placed: the receiving number belongs to {Clinics} clinic(s) and none of them knows the sender")]
         public static partial void NoClinic(ILogger logger, int clinics);
     }
 }

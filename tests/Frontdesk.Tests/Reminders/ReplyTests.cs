@@ -185,6 +185,23 @@ public class ReplyTests(TwilioFixture fx)
     }
 
     [Fact]
+    public async Task On_a_number_two_clinics_share_a_message_goes_to_the_clinic_that_knows_the_sender_and_an_unknown_sender_is_placed_nowhere()
+    {
+        var shared = NewPhone();
+        var (a, _, _) = await ClinicAsync(smsFrom: shared);
+        var (b, _, bPatientPhone) = await ClinicAsync(smsFrom: shared);
+        Assert.Equal(HttpStatusCode.OK, (await InboundAsync(bPatientPhone, shared, "Where do I park?", NewSid())).StatusCode);
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from sms_replies where clinic_id = $1", a.Id));
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from sms_replies where clinic_id = $1", b.Id));
+
+        var sid = NewSid();
+        var mark = fx.Logs.Mark;
+        Assert.Equal(HttpStatusCode.OK, (await InboundAsync(NewPhone(), shared, "Who is this?", sid)).StatusCode);
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from sms_replies where message_sid = $1", sid));
+        Assert.Contains(fx.Logs.Since(mark), l => l.Text.StartsWith("Inbound SMS not placed: the receiving number belongs to 2 clinic(s) and none of them knows the sender", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task STOP_still_opts_out_and_is_not_an_inbox_item_and_YES_opts_back_in_and_confirms()
     {
         var s = await BookedAsync();
