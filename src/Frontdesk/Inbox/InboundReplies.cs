@@ -19,6 +19,8 @@ public abstract record ReplyOutcome
     public sealed record Duplicate : ReplyOutcome;
     /// <summary>The receiving number is shared by several clinics and none of them knows the sender.</summary>
     public sealed record NoClinic : ReplyOutcome;
+    /// <summary>YES from a number with no upcoming booking: Twilio's opt-in keyword and nothing more.</summary>
+    public sealed record OptInOnly : ReplyOutcome;
 }
 
 /// <summary>
@@ -27,7 +29,7 @@ public abstract record ReplyOutcome
 /// next upcoming booking (patients' numbers, E.164) in the clinics the receiving number belongs to.
 /// C / YES / CONFIRM set <c>bookings.confirmed_at</c> (audited) and are thanked; R / RESCHEDULE / CHANGE
 /// get the booking's manage link; anything else — and a reply word from a number with no upcoming
-/// booking — becomes an inbox item for staff, text sealed under the sender's caller key, with the
+/// booking, except Twilio's own YES — becomes an inbox item for staff, text sealed under the sender's caller key, with the
 /// booking attached when there is one. A number with no booking still reaches the inbox of the clinic
 /// that knows it (it texted the number, or has a patient with it; the only clinic on a number of its
 /// own), so a question from a follow-up's recipient is not lost; a message to a sender number several
@@ -64,6 +66,8 @@ public sealed partial class InboundReplies(Db db, Vault vault, SmsGuard guard, O
             Log.NoClinic(log, clinicIds.Count);
             return new ReplyOutcome.NoClinic();
         }
+        // YES is also Twilio's opt-in word (handled before this): without a booking to confirm it is nothing for staff.
+        if (target.BookingId is null && ReplyWords.IsTwilioKeyword(body)) return new ReplyOutcome.OptInOnly();
         var clinicId = target.ClinicId;
         var hash = hashes[clinicIds.ToList().IndexOf(clinicId)];
         if (target.BookingId is null || kind is ReplyKind.Message) kind = ReplyKind.Message;

@@ -44,6 +44,9 @@ public static class ReplyWords
 
     static bool IsKeyword(string word) => OptOut.Contains(word) || OptIn.Contains(word) || Help.Contains(word);
 
+    /// <summary>One of Twilio's own keywords as the consent handling reads it (YES included, though it also confirms).</summary>
+    public static bool IsTwilioKeyword(string? text) => IsKeyword(Keyword(text));
+
     /// <summary>Trimmed, upper case, a final full stop or exclamation mark dropped ("Yes!" and "c." are reply words too).</summary>
     public static string Normalize(string? text) => Keyword(text).TrimEnd('.', '!').TrimEnd();
 }

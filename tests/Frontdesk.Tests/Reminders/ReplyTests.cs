@@ -182,6 +182,10 @@ public class ReplyTests(TwilioFixture fx)
         Assert.All(items, i => Assert.Equal(JsonValueKind.Null, i.GetProperty("booking").ValueKind));
         await Task.Delay(300);
         Assert.Empty(fx.Fake.For(phone));
+
+        // YES is Twilio's opt-in keyword too: with nothing to confirm it is not a message for staff.
+        Assert.Equal(HttpStatusCode.OK, (await InboundAsync(phone, clinicNumber, "Yes", NewSid())).StatusCode);
+        Assert.Equal(2L, await TestApp.ScalarAsync<long>("select count(*) from sms_replies where clinic_id = $1", clinic.Id));
     }
 
     [Fact]
