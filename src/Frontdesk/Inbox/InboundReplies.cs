@@ -155,11 +155,7 @@ public sealed partial class InboundReplies(Db db, Vault vault, SmsGuard guard, O
     async Task<Guid?> AnswerAsync(DbSession s, Guid clinicId, byte[] hash, string to, string text, CancellationToken ct)
     {
         if (await s.QuerySingleOrDefaultAsync<bool>(SmsOptOuts.ExistsSql, new { ClinicId = clinicId, Hash = hash, Phone = to }, ct)) return null;
-        var refused = await guard.CheckAsync(s, clinicId, to, ct) as SmsVerdict.Refused;
-        var messageId = await SmsContent.InsertAsync(s, vault, clinicId, null, hash, new SmsContent(to, SmsText.Fit(text)), SmsPurpose.Confirmation, ct,
-            status: refused is null ? "queued" : "failed", error: refused is null ? null : "refused: " + refused.Detail);
-        if (refused is null) await Outbox.EnqueueAsync(s, clinicId, SmsSender.JobKind, new SmsJob(messageId), null, ct);
-        return messageId;
+        return (await SmsContent.QueueAsync(s, vault, guard, clinicId, hash, new SmsContent(to, SmsText.Fit(text)), SmsPurpose.Confirmation, null, ct)).MessageId;
     }
 
     /// <summary>Which clinic and booking a reply is about (see the class summary), or null when it cannot be placed.</summary>

@@ -144,11 +144,8 @@ public sealed partial class ReminderScanner(Db db, Vault vault, SmsGuard guard, 
         var link = urls.For(manageLinks.PathFor(r.ClinicId, r.BookingId, r.StartsAt));
         var body = ReminderTemplate.Render(r.Template, r.PatientName, r.StartsAt, zone, r.Practitioner, r.ClinicName, link);
         // A refusal (country, quota) is kept as a failed message so a person sees it in the review queue.
-        var refused = await guard.CheckAsync(s, r.ClinicId, phone!, ct) as SmsVerdict.Refused;
-        var messageId = await SmsContent.InsertAsync(s, vault, r.ClinicId, null, hash!, new SmsContent(phone!, body), SmsPurpose.Reminder, ct,
-            status: refused is null ? "queued" : "failed", error: refused is null ? null : "refused: " + refused.Detail);
-        if (refused is null)
-            await Outbox.EnqueueAsync(s, r.ClinicId, SmsSender.JobKind, new SmsJob(messageId), r.SendAt, ct);
+        var (messageId, refused) = await SmsContent.QueueAsync(s, vault, guard, r.ClinicId, hash!, new SmsContent(phone!, body), SmsPurpose.Reminder,
+            r.SendAt, ct);
         await s.ExecuteAsync("""
             update booking_reminders set status = 'queued', message_id = @MessageId, updated_at = now() where clinic_id = @ClinicId and id = @Id
             """, new { r.ClinicId, r.Id, MessageId = messageId }, ct);

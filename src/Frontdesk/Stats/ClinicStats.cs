@@ -33,7 +33,7 @@ public sealed record StatsRange(DateTimeOffset From, DateTimeOffset To)
         if (!string.IsNullOrEmpty(to) && (t = Read(to, zone, endOfDay: true)) is null)
             return (null, "to is an ISO date (yyyy-MM-dd, the clinic's day, inclusive) or a timestamp with an offset (exclusive).");
         var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, zone).DateTime);
-        t ??= f is { } start ? start.AddDays(30) : Midnight(today.AddDays(1), zone);
+        t ??= f is { } start ? start.AddDays(30) : ClinicTime.StartOfDay(today.AddDays(1), zone);
         f ??= t.Value.AddDays(-30);
         if (f >= t) return (null, "from must be before to.");
         if (t - f > TimeSpan.FromDays(MaxDays)) return (null, $"The range is at most {MaxDays} days.");
@@ -43,20 +43,12 @@ public sealed record StatsRange(DateTimeOffset From, DateTimeOffset To)
     static DateTimeOffset? Read(string text, TimeZoneInfo zone, bool endOfDay)
     {
         if (text.Length == 10 && DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
-            return Midnight(endOfDay ? day.AddDays(1) : day, zone);
+            return ClinicTime.StartOfDay(endOfDay ? day.AddDays(1) : day, zone);
         // A timestamp must say its offset: "09:00" alone would mean the server's zone.
         if (text.Length > 10 && (text.EndsWith('Z') || text.EndsWith('z') || text.LastIndexOfAny(['+', '-']) > 10)
             && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at))
             return at;
         return null;
-    }
-
-    /// <summary>The start of a day in the clinic's zone (a midnight skipped by DST: the first valid minute).</summary>
-    static DateTimeOffset Midnight(DateOnly day, TimeZoneInfo zone)
-    {
-        var wall = day.ToDateTime(TimeOnly.MinValue);
-        while (zone.IsInvalidTime(wall)) wall = wall.AddMinutes(1);
-        return new DateTimeOffset(wall, zone.GetUtcOffset(wall)).ToUniversalTime();
     }
 }
 
