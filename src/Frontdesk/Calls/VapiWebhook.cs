@@ -1,3 +1,4 @@
+using Frontdesk.Manage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Text;
 using System.Text.Json;
@@ -21,6 +22,10 @@ public static partial class VapiWebhook
         services.AddSingleton<IVapiTool, CheckAvailabilityTool>();
         services.AddSingleton<IVapiTool, BookAppointmentTool>();
         services.AddSingleton<IVapiTool, CancelAppointmentTool>();
+        services.AddSingleton<IVapiTool, ListMyAppointmentsTool>();        // issue 17: the caller's bookings, moves by voice
+        services.AddSingleton<IVapiTool, RescheduleAppointmentTool>();
+        services.TryAddSingleton<Frontdesk.Booking.BookingChangeSms>();
+        services.AddManageLinks();
         services.AddSingleton<VapiIntake>();
         services.AddVapiReconciliation();
         return services;
