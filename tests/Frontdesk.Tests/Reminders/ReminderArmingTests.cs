@@ -34,24 +34,38 @@ public class ReminderArmingTests
         Assert.Equal("api", await TestApp.ScalarAsync<string>("select source from bookings where id = $1", booking));
     }
 
-    [Fact]
-    public async Task A_booking_made_by_the_voice_agent_gets_its_reminders()
+    static async Task VoiceToolAsync(string secret, string phone, string tool, object arguments)
     {
-        var clinic = await TestClinic.CreateAsync(slots: 2, patients: 0);
-        var secret = "vapi-" + Guid.NewGuid().ToString("N");
-        await TestApp.ExecAsync("update clinics set vapi_secret = $1 where id = $2", secret, clinic.Id);
         using var client = TestApp.Client(null);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/vapi/webhook")
         {
-            Content = JsonContent.Create(Calls.VapiPayloads.ToolCall(Calls.VapiPayloads.NewCall(), NewPhone(), "call_" + Guid.NewGuid().ToString("N"),
-                "book_appointment", new { slotId = clinic.SlotIds[1], patientName = "Sam Smith" })),
+            Content = JsonContent.Create(Calls.VapiPayloads.ToolCall(Calls.VapiPayloads.NewCall(), phone, "call_" + Guid.NewGuid().ToString("N"), tool, arguments)),
         };
         request.Headers.Add("X-Vapi-Secret", secret);
         var answer = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.False(Calls.VapiPayloads.Result(await TestClinic.Json(answer)).Error);
+    }
+
+    [Fact]
+    public async Task A_booking_made_by_the_voice_agent_gets_its_reminders_and_a_reschedule_by_voice_re_arms_them()
+    {
+        var clinic = await TestClinic.CreateAsync(slots: 4, patients: 0);
+        var secret = "vapi-" + Guid.NewGuid().ToString("N");
+        await TestApp.ExecAsync("update clinics set vapi_secret = $1 where id = $2", secret, clinic.Id);
+        var phone = NewPhone();
+        await VoiceToolAsync(secret, phone, "book_appointment", new { slotId = clinic.SlotIds[1], patientName = "Sam Smith" });
         var booking = await TestApp.ScalarAsync<Guid>("select id from bookings where slot_id = $1 and status = 'confirmed'", clinic.SlotIds[1]);
         Assert.Equal("phone", await TestApp.ScalarAsync<string>("select source from bookings where id = $1", booking));
-        AssertDefaultReminders(await ArmedAsync(booking), await StartsAtAsync(booking));
+        var before = await StartsAtAsync(booking);
+        AssertDefaultReminders(await ArmedAsync(booking), before);
+
+        await VoiceToolAsync(secret, phone, "reschedule_appointment", new { slotId = clinic.SlotIds[3] });
+        var after = await StartsAtAsync(booking);
+        Assert.Equal(before.AddHours(1), after);
+        var rows = await RemindersAsync(booking);
+        Assert.DoesNotContain(rows, r => r.StartsAt == before);
+        AssertDefaultReminders(rows, after);
     }
 
     [Fact]
