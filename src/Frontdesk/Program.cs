@@ -5,14 +5,17 @@ using Frontdesk.Calls;
 using Frontdesk.Calendar;
 using Frontdesk.Clinics;
 using Frontdesk.FollowUp;
+using Frontdesk.Inbox;
 using Frontdesk.Knowledge;
 using Frontdesk.Latency;
 using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
 using Frontdesk.Reception;
+using Frontdesk.Reminders;
 using Frontdesk.StaffConsole;
 using Frontdesk.Review;
+using Frontdesk.Stats;
 using Frontdesk.Tenancy;
 
 if (args is ["migrate", ..])
@@ -72,6 +75,8 @@ public static class FrontdeskApp
         builder.Services.AddManageLinks();                              // signed /manage/{token} links to one booking (reminders, replies, pages)
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
         builder.Services.AddReception();                                // issue 17: opening hours, transfers, callbacks, caller variables, knowledge gaps
+        builder.Services.AddReminders();                                // issue 18: the worker that turns due reminders into SMS
+        builder.Services.AddInbox();                                    // issue 18: replies to reminders (C / R / anything else → inbox)
         builder.Services.AddConsole();                                  // the staff console: accounts, sign-in, cookie sessions, work queue
 
         var app = builder.Build();
@@ -110,6 +115,10 @@ public static class FrontdeskApp
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
         app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
         app.MapReception();                             // issue 17: reception settings, callbacks, knowledge gaps
+        app.MapReminderSettings();                      // issue 18: GET/PUT /api/clinics/{id}/reminders: on/off, offsets, template
+        app.MapInbox();                                 // issue 18: GET /api/clinics/{id}/inbox, PATCH …/inbox/{itemId}: replies for staff
+        app.MapAttendance();                            // issue 18: PUT /api/bookings/{clinicId}/{bookingId}/attendance: no-shows
+        app.MapStats();                                 // issue 18: GET /api/clinics/{id}/stats: calls, bookings by source, reminders, no-shows
         app.MapVapiSettings();                          // GET/PUT /api/clinics/{id}/vapi: assistant ids, secret, HMAC
         app.MapConsole();                               // issue 19: / and /console — the staff console
         return app;

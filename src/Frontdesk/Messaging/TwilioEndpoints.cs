@@ -2,20 +2,22 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Security;
 using Frontdesk.Audit;
 using Microsoft.AspNetCore.Mvc;
+using Frontdesk.Inbox;
 
 namespace Frontdesk.Messaging;
 
-/// <summary>Twilio's callbacks: delivery status and inbound messages (STOP / START / HELP). Both are
-/// authenticated by X-Twilio-Signature over FRONTDESK_PUBLIC_BASE_URL + path + query: HMAC-SHA1 with
-/// the auth token, or, when X-Twilio-Webhooks-Signature-Settings names a SharedKey, that key's secret
-/// and algorithm (TWILIO_WEBHOOK_SHARED_KEYS).</summary>
+/// <summary>Twilio's callbacks: delivery status and inbound messages (STOP / START / HELP here; replies to
+/// reminders and everything else in Inbox/InboundReplies.cs). Both are authenticated by X-Twilio-Signature
+/// over FRONTDESK_PUBLIC_BASE_URL + path + query: HMAC-SHA1 with the auth token, or, when
+/// X-Twilio-Webhooks-Signature-Settings names a SharedKey, that key's secret and algorithm
+/// (TWILIO_WEBHOOK_SHARED_KEYS).</summary>
 sealed record ClinicName(Guid Id, string Name);
 
 public static partial class TwilioEndpoints
 {
-    static readonly HashSet<string> OptOutWords = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
-    static readonly HashSet<string> OptInWords = ["START", "YES", "UNSTOP"];
-    static readonly HashSet<string> HelpWords = ["HELP", "INFO"];
+    static readonly IReadOnlySet<string> OptOutWords = ReplyWords.OptOut;
+    static readonly IReadOnlySet<string> OptInWords = ReplyWords.OptIn;
+    static readonly IReadOnlySet<string> HelpWords = ReplyWords.Help;
     static readonly RequestClaims Callback = RequestClaims.AsSystem(SystemPath.ProviderCallback);
 
     public static IServiceCollection AddMessaging(this IServiceCollection services, IConfiguration config)
@@ -112,15 +114,21 @@ public static partial class TwilioEndpoints
     }
 
     static async Task<Results<ContentHttpResult, ProblemHttpResult>> Inbound(HttpRequest request, TwilioOptions options, PublicUrl urls, Db db,
-        Frontdesk.Privacy.Vault vault, ILoggerFactory loggers, CancellationToken ct)
+        Frontdesk.Privacy.Vault vault, InboundReplies replies, ILoggerFactory loggers, CancellationToken ct)
     {
         var (form, problem) = await VerifyAsync(request, options, urls, loggers, ct);
         if (problem is not null) return problem;
         var from = Phone.ToE164(Get(form, "From"));
         var to = Get(form, "To");
-        var word = (Get(form, "Body") ?? "").Trim().ToUpperInvariant();
+        var body = Get(form, "Body") ?? "";
+        var word = ReplyWords.Keyword(body);
         if (from is null || string.IsNullOrEmpty(to))
             return Problems.Invalid("From and To must be phone numbers.");
+        // Anything but Twilio's own keywords is a reply (Inbox/): its MessageSid makes a retried delivery harmless.
+        var kind = ReplyWords.Classify(body);
+        var sid = Get(form, "MessageSid") ?? Get(form, "SmsSid");
+        if (kind != ReplyKind.Keyword && !InboundReplies.IsSid(sid))
+            return Problems.Invalid("MessageSid is required for a message that is not a keyword.");
         var candidates = new[] { to, Get(form, "MessagingServiceSid") }.Where(s => !string.IsNullOrEmpty(s)).ToArray();
         var shared = string.Equals(to, options.From, StringComparison.Ordinal) || string.Equals(Get(form, "MessagingServiceSid"), options.From, StringComparison.Ordinal);
 
@@ -148,6 +156,8 @@ public static partial class TwilioEndpoints
         }, ct);
         if (action is "sms_opt_out" or "sms_opt_in")
             Log.Consent(loggers.CreateLogger("Frontdesk.Messaging"), action, clinics.Count);
+        if (kind != ReplyKind.Keyword)
+            await replies.HandleAsync([.. clinics.Select(c => c.Id)], from, sid!, body, kind, ct);
 
         var reply = action == "help"
             ? $"<Response><Message>{SecurityElement.Escape(clinics.Count == 1 ? clinics[0].Name : "Frontdesk")}: reply STOP to opt out of messages, START to opt back in.</Message></Response>"

@@ -12,6 +12,14 @@ public static class ClinicTime
 
     public static DateTimeOffset Local(DateTimeOffset utc, TimeZoneInfo zone) => TimeZoneInfo.ConvertTime(utc, zone);
 
+    /// <summary>The start of a day in the clinic's zone (a midnight skipped by a clock change: the first valid minute).</summary>
+    public static DateTimeOffset StartOfDay(DateOnly day, TimeZoneInfo zone)
+    {
+        var wall = day.ToDateTime(TimeOnly.MinValue);
+        while (zone.IsInvalidTime(wall)) wall = wall.AddMinutes(1);
+        return new DateTimeOffset(wall, zone.GetUtcOffset(wall)).ToUniversalTime();
+    }
+
     /// <summary>"Tuesday 3 March at 10:30" in the clinic's zone.</summary>
     public static string Spoken(DateTimeOffset at, TimeZoneInfo zone)
     {
