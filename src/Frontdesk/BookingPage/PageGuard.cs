@@ -89,10 +89,18 @@ public sealed class PageGuard : IDisposable
             nonce = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
             http.Response.Cookies.Append(CsrfCookie, nonce, new CookieOptions
             {
-                HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, Path = "/book", IsEssential = true,
+                HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, Path = CookiePath(http), IsEssential = true,
             });
         }
         return Mac(nonce, bound);
+    }
+
+    /// <summary>The page family the form belongs to (/book, /manage, /waitlist): the nonce cookie goes only there.</summary>
+    static string CookiePath(HttpContext http)
+    {
+        var path = http.Request.Path.Value ?? "/";
+        var next = path.IndexOf('/', 1);
+        return next > 0 ? path[..next] : "/book";
     }
 
     public bool Valid(HttpContext http, IFormCollection form, string bound)

@@ -37,7 +37,7 @@ public sealed record MessageExport(Guid Id, Guid? FollowupId, string? To, string
 public sealed record PatientExport(PatientView Patient, IReadOnlyList<ContactView> Contacts, IReadOnlyList<IdentifierView> Identifiers,
     IReadOnlyList<ClinicalNoteView> ClinicalNotes, IReadOnlyList<BookingView> Bookings, IReadOnlyList<string> PublicTranscripts,
     IReadOnlyList<CallExport> Calls, IReadOnlyList<LeadExport> Leads, IReadOnlyList<MessageExport> Messages, bool SmsOptedOut,
-    IReadOnlyList<AuditEntry> AuditTrail, DateTimeOffset ExportedAt);
+    IReadOnlyList<AuditEntry> AuditTrail, DateTimeOffset ExportedAt, IReadOnlyList<Frontdesk.Waitlist.WaitlistEntryView> Waitlist);
 
 /// <summary>
 /// GDPR access (everything held on a patient, decrypted for the controller) and erasure. A patient's
@@ -189,8 +189,9 @@ public static class PatientData
             where clinic_id = @C and (entity_id = @Id or detail ->> 'patientId' = @Id)
             order by seq
             """, new { C = clinicId, Id = patientId.ToString() }, ct);
+        var waitlist = await Frontdesk.Waitlist.WaitlistEntries.ForPatientAsync(s, clinicId, patientId, ct);
         return new PatientExport(patient, contacts, identifiers, notes, bookings, transcripts, calls, leads, messages, optedOut, audit,
-            DateTimeOffset.UtcNow);
+            DateTimeOffset.UtcNow, waitlist);
     }
 
     // --------------------------------------------------------------------------------------- erasure
@@ -245,6 +246,8 @@ public static class PatientData
             update vapi_events set response = '{}'::jsonb where clinic_id = @C and call_id = any(@Calls) and response is not null
             """, new { C = clinicId, Calls = callIds }, ct);
 
+        // Their waitlist entries and offers go (an open offer's hold released) before their bookings free slots.
+        var waitlist = await Frontdesk.Waitlist.WaitlistEntries.EraseAsync(s, clinicId, patientId, ct);
         var future = await s.QueryAsync<Guid>("""
             select id from bookings where clinic_id = @C and patient_id = @P and status = 'confirmed' and starts_at > now()
             """, args, ct);
@@ -260,7 +263,7 @@ public static class PatientData
         await AuditLog.WriteAsync(s, clinicId, "erased", "patient", patientId.ToString(), new
         {
             contacts, identifiers, notes, transcripts, calls = scrubbed.Count, webhookReplies = events, leads = leadIds.Count, messages,
-            smsJobs = jobs, bookingsCancelled = future.Count, callerKeys, dataKey = "destroyed",
+            smsJobs = jobs, bookingsCancelled = future.Count, waitlistEntries = waitlist, callerKeys, dataKey = "destroyed",
         }, ct);
         return true;
     }
