@@ -95,6 +95,21 @@ public sealed class PageGuard : IDisposable
         return Mac(nonce, bound);
     }
 
+    /// <summary>The posted form, or an empty one when the body is not a form or cannot be read as one (a NUL
+    /// or a broken encoding in a value): the CSRF check then fails and the page answers 400, never 500.</summary>
+    public static async Task<IFormCollection> FormAsync(HttpContext http, CancellationToken ct)
+    {
+        if (!http.Request.HasFormContentType) return FormCollection.Empty;
+        try
+        {
+            return await http.Request.ReadFormAsync(ct);
+        }
+        catch (InvalidDataException)
+        {
+            return FormCollection.Empty;
+        }
+    }
+
     /// <summary>The page family the form belongs to (/book, /manage, /waitlist): the nonce cookie goes only there.</summary>
     static string CookiePath(HttpContext http)
     {

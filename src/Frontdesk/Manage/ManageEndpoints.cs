@@ -42,7 +42,7 @@ public static class ManageEndpoints
     {
         if (await OpenAsync(token, tokens, flow, ct) is not { } opened) return await RefuseAsync(token, tokens, flow, ct);
         var (link, state) = opened;
-        var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(ct) : FormCollection.Empty;
+        var form = await PageGuard.FormAsync(http, ct);
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",
                 "For your security this form could not be accepted (it may have been open too long). Go back, reload the page and choose your time again.",
@@ -81,7 +81,7 @@ public static class ManageEndpoints
     {
         if (await OpenAsync(token, tokens, flow, ct) is not { } opened) return await RefuseAsync(token, tokens, flow, ct);
         var (link, state) = opened;
-        var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(ct) : FormCollection.Empty;
+        var form = await PageGuard.FormAsync(http, ct);
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",
                 "For your security this form could not be accepted. Go back, reload the page and press the button again.", state.Clinic);

@@ -128,7 +128,7 @@ public static class WaitlistEndpoints
         var state = await flow.StateAsync(link, ct);
         if (state is ClaimState.Booked) return TypedResults.Redirect(WaitlistClaimToken.PathPrefix + token);
         if (state is not (ClaimState.Open or ClaimState.Taken)) return await RefuseAsync(link, state, flow, ct);
-        var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(ct) : FormCollection.Empty;
+        var form = await PageGuard.FormAsync(http, ct);
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",
                 "For your security this form could not be accepted (it may have been open too long). Go back, reload the page and try again.", state.Clinic);
