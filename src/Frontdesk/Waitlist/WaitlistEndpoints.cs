@@ -8,8 +8,10 @@ using Microsoft.Extensions.Options;
 namespace Frontdesk.Waitlist;
 
 /// <summary>POST body: who waits, for what (all optional but the patient). <c>from</c>/<c>to</c>: clinic-local
-/// dates (<c>2026-12-03</c>, <c>to</c> inclusive) or instants with an offset.</summary>
-public sealed record JoinWaitlist(Guid PatientId, string? Procedure, Guid? PractitionerId, string? From, string? To, string? PartOfDay);
+/// dates (<c>2026-12-03</c>, <c>to</c> inclusive) or instants with an offset. Optional members carry defaults
+/// (RespectRequiredConstructorParameters makes the others required).</summary>
+public sealed record JoinWaitlist(Guid PatientId, string? Procedure = null, Guid? PractitionerId = null, string? From = null, string? To = null,
+    string? PartOfDay = null);
 
 public sealed record WaitlistCreated(Guid Id);
 
@@ -132,15 +134,15 @@ public static class WaitlistEndpoints
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",
                 "For your security this form could not be accepted (it may have been open too long). Go back, reload the page and try again.", state.Clinic);
+        // The page again as it stands, with what went wrong.
+        ContentHttpResult Again(ClaimState current, string problem, int status) => current switch
+        {
+            ClaimState.Open o => ClaimPages.Open(o.Clinic, o.SlotId, o.Offered, o.HeldUntil, token, guard.Issue(http, token), problem, status),
+            ClaimState.Taken t => ClaimPages.Taken(t.Clinic, t.Offered, t.Alternatives, token, guard.Issue(http, token), problem, status),
+            _ => Pages.Error(status, "Please try again", problem, current.Clinic),
+        };
         if (!Guid.TryParse(form["slot"].ToString(), out var slotId))
-            return state switch
-            {
-                ClaimState.Open o => ClaimPages.Open(o.Clinic, o.SlotId, o.Offered, o.HeldUntil, token, guard.Issue(http, token),
-                    problem: "Please choose a time first.", status: 400),
-                ClaimState.Taken t => ClaimPages.Taken(t.Clinic, t.Offered, t.Alternatives, token, guard.Issue(http, token),
-                    problem: "Please choose a time first.", status: 400),
-                _ => throw new InvalidOperationException("unreachable"),
-            };
+            return Again(state, "Please choose a time first.", 400);
 
         switch (await flow.ClaimAsync(link, slotId, ct))
         {
@@ -148,17 +150,15 @@ public static class WaitlistEndpoints
                 // Post/redirect/get: a reload shows the booking instead of posting again.
                 return TypedResults.Redirect(WaitlistClaimToken.PathPrefix + token + "?booked=1");
             case ClaimResult.Taken taken:
-                var offered = state switch { ClaimState.Open o => o.Offered, ClaimState.Taken t => t.Offered, _ => null! };
+                var offered = state is ClaimState.Open o ? o.Offered : ((ClaimState.Taken)state).Offered;
                 return ClaimPages.Taken(state.Clinic, offered, taken.Alternatives, token, guard.Issue(http, token),
                     problem: "Sorry, someone else booked that time just before you.", status: 409);
             case ClaimResult.NotValid:
                 return await RefuseAsync(link, await flow.StateAsync(link, ct), flow, ct);
             default:
-                var again = await flow.StateAsync(link, ct);
-                return again is ClaimState.Taken t2
-                    ? ClaimPages.Taken(t2.Clinic, t2.Offered, t2.Alternatives, token, guard.Issue(http, token),
-                        problem: "That time is not offered any more. Please choose another.", status: 404)
-                    : await RefuseAsync(link, again, flow, ct);
+                return await flow.StateAsync(link, ct) is { } now and (ClaimState.Open or ClaimState.Taken)
+                    ? Again(now, "That time is not offered any more. Please choose another.", 404)
+                    : await RefuseAsync(link, await flow.StateAsync(link, ct), flow, ct);
         }
     }
 
