@@ -9,6 +9,7 @@ using Frontdesk.Latency;
 using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
+using Frontdesk.StaffConsole;
 using Frontdesk.Review;
 using Frontdesk.Tenancy;
 using Frontdesk.Waitlist;
@@ -19,6 +20,8 @@ if (args is ["rotate-keys", ..])
     return await Commands.RotateKeysAsync(args[1..]);
 if (args is ["app-login", ..])
     return await Commands.AppLoginAsync(args, Console.In);
+if (args is ["staff", ..])
+    return await StaffCommand.RunAsync(args[1..], Console.In, Console.Out);
 
 try
 {
@@ -68,6 +71,7 @@ public static class FrontdeskApp
         builder.Services.AddManagePage();                               // issue 18: /manage/{token}: the patient moves or cancels one booking
         builder.Services.AddWaitlist();                                 // issue 18: waitlist entries, offers of freed slots, claim links, join_waitlist
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
+        builder.Services.AddConsole();                                  // the staff console: accounts, sign-in, cookie sessions, work queue
 
         var app = builder.Build();
         var options = app.Services.GetRequiredService<FrontdeskOptions>();
@@ -105,6 +109,8 @@ public static class FrontdeskApp
         app.MapManagePage();                            // issue 18: GET/POST /manage/{token}: move or cancel one booking
         app.MapWaitlist();                              // issue 18: /api/clinics/{id}/waitlist, GET/POST /waitlist/{token} claim page
         app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
+        app.MapVapiSettings();                          // GET/PUT /api/clinics/{id}/vapi: assistant ids, secret, HMAC
+        app.MapConsole();                               // issue 19: / and /console — the staff console
         return app;
     }
 }

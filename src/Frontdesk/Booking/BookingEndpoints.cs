@@ -30,7 +30,7 @@ public static class BookingEndpoints
                 $"select {Columns} from bookings where id = @Id and clinic_id = @ClinicId", new { Id = bookingId, ClinicId = clinicId }, ct)
             is [var b] ? TypedResults.Ok(b) : Problems.NotFoundProblem("Booking");
 
-    static async Task<Results<Ok<BookingView>, Conflict<SlotTakenBody>, ProblemHttpResult>> Move(
+    internal static async Task<Results<Ok<BookingView>, Conflict<SlotTakenBody>, ProblemHttpResult>> Move(
         Guid clinicId, Guid bookingId, MoveBooking body, HttpContext http, Db db, CancellationToken ct)
     {
         if (body.SlotId == Guid.Empty) return Problems.Invalid("slotId is required.");
@@ -51,7 +51,7 @@ public static class BookingEndpoints
         }
     }
 
-    static async Task<Results<NoContent, ProblemHttpResult>> Cancel(Guid clinicId, Guid bookingId, HttpContext http, Db db, CancellationToken ct)
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Cancel(Guid clinicId, Guid bookingId, HttpContext http, Db db, CancellationToken ct)
     {
         var outcome = await db.InTransactionAsync(http.Claims(), s => SlotEngine.CancelAsync(s, bookingId, clinicId, ct), ct);
         return outcome.Status == 200 ? TypedResults.NoContent() : Problems.NotFoundProblem("Booking");

@@ -31,14 +31,18 @@ public sealed class BookingPageOptions
 public sealed class PageGuard : IDisposable
 {
     public const string CsrfCookie = "fd_csrf";
-    public const string CsrfField = "csrf";
+    public const string CsrfField = FormCsrf.Field;
 
-    readonly byte[] _csrfKey;
+    /// <summary>The patient page families that share this guard; each gets its nonce cookie on its own path.</summary>
+    static readonly string[] Families = ["/book", "/manage", "/waitlist"];
+
+    readonly Dictionary<string, FormCsrf> _csrf;
     readonly PartitionedRateLimiter<HttpContext> _limiter;
 
     public PageGuard(DevSecrets secrets, BookingPageOptions options)
     {
-        _csrfKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, secrets.JwtSecret(), 32, info: Encoding.UTF8.GetBytes("frontdesk booking-page csrf v1"));
+        _csrf = Families.ToDictionary(family => family, family => new FormCsrf(secrets.JwtSecret(), "frontdesk booking-page csrf v1", CsrfCookie, family),
+            StringComparer.Ordinal);
         var window = TimeSpan.FromSeconds(options.WindowSeconds);
         // In memory, per instance: N instances allow N times the rate. The limit exists to stop
         // enumeration and hammering of one link; a shared limiter would cost a round trip per page.
@@ -55,17 +59,25 @@ public sealed class PageGuard : IDisposable
     public static readonly string ContentSecurityPolicy =
         $"default-src 'none'; style-src '{Pages.StyleHash}'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+    /// <summary>What every server-rendered page (booking page, staff console) sends: its CSP, no sniffing,
+    /// no framing, no referrer (tokens and ids are in URLs), no caching (pages show personal data).</summary>
+    public static void ApplySecurityHeaders(HttpResponse response, string contentSecurityPolicy)
+    {
+        var h = response.Headers;
+        h.ContentSecurityPolicy = contentSecurityPolicy;
+        h.XContentTypeOptions = "nosniff";
+        h.XFrameOptions = "DENY";
+        h["Referrer-Policy"] = "no-referrer";
+        h.CacheControl = "no-store";
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()";
+    }
+
     /// <summary>Endpoint filter for the page group: headers first (so error pages carry them too), then the limiter.</summary>
     public async ValueTask<object?> FilterAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
         var h = http.Response.Headers;
-        h.ContentSecurityPolicy = ContentSecurityPolicy;
-        h.XContentTypeOptions = "nosniff";
-        h.XFrameOptions = "DENY";
-        h["Referrer-Policy"] = "no-referrer";   // the token is in the URL: never send it to another site
-        h.CacheControl = "no-store";             // pages show a patient's booking
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()";
+        ApplySecurityHeaders(http.Response, ContentSecurityPolicy);
 
         using var lease = await _limiter.AcquireAsync(http, 1, http.RequestAborted);
         if (!lease.IsAcquired)
@@ -79,21 +91,10 @@ public sealed class PageGuard : IDisposable
     }
 
     /// <summary>The form field value for <paramref name="bound"/> (the link token the form posts to),
-    /// setting the browser's random nonce cookie when it has none. Double submit: a cross-site page
-    /// can neither read the cookie nor compute the field without our key.</summary>
-    public string Issue(HttpContext http, string bound)
-    {
-        var nonce = http.Request.Cookies[CsrfCookie];
-        if (nonce is not { Length: 43 } || !Base64Url.IsValid(nonce))
-        {
-            nonce = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
-            http.Response.Cookies.Append(CsrfCookie, nonce, new CookieOptions
-            {
-                HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, Path = CookiePath(http), IsEssential = true,
-            });
-        }
-        return Mac(nonce, bound);
-    }
+    /// setting the browser's random nonce cookie when it has none (double submit, <see cref="FormCsrf"/>).</summary>
+    public string Issue(HttpContext http, string bound) => CsrfFor(http).Issue(http, bound);
+
+    public bool Valid(HttpContext http, IFormCollection form, string bound) => CsrfFor(http).Valid(http, form, bound);
 
     /// <summary>The posted form, or an empty one when the body is not a form or cannot be read as one (a NUL
     /// or a broken encoding in a value): the CSRF check then fails and the page answers 400, never 500.</summary>
@@ -110,24 +111,13 @@ public sealed class PageGuard : IDisposable
         }
     }
 
-    /// <summary>The page family the form belongs to (/book, /manage, /waitlist): the nonce cookie goes only there.</summary>
-    static string CookiePath(HttpContext http)
+    /// <summary>The page family the form belongs to (/book, /manage, /waitlist): its nonce cookie goes only there.</summary>
+    FormCsrf CsrfFor(HttpContext http)
     {
         var path = http.Request.Path.Value ?? "/";
         var next = path.IndexOf('/', 1);
-        return next > 0 ? path[..next] : "/book";
+        return next > 0 && _csrf.TryGetValue(path[..next], out var csrf) ? csrf : _csrf[Families[0]];
     }
-
-    public bool Valid(HttpContext http, IFormCollection form, string bound)
-    {
-        var nonce = http.Request.Cookies[CsrfCookie];
-        var field = form[CsrfField].ToString();
-        if (nonce is not { Length: 43 } || field.Length == 0 || field.Length > 100) return false;
-        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Mac(nonce, bound)), Encoding.ASCII.GetBytes(field));
-    }
-
-    string Mac(string nonce, string bound) =>
-        Base64Url.EncodeToString(HMACSHA256.HashData(_csrfKey, Encoding.UTF8.GetBytes(nonce + "\n" + bound)));
 
     public void Dispose() => _limiter.Dispose();
 }

@@ -110,7 +110,7 @@ public static class CalendarEndpoints
         return (canonical, null);
     }
 
-    static async Task<Results<Ok<CalendarLinkView>, ProblemHttpResult>> Link(Guid clinicId, Guid practitionerId, LinkCalendar body,
+    internal static async Task<Results<Ok<CalendarLinkView>, ProblemHttpResult>> Link(Guid clinicId, Guid practitionerId, LinkCalendar body,
         HttpContext http, Db db, CalendarSignal signal, GoogleCalendarClient google, CancellationToken ct)
     {
         var calendarId = body.CalendarId;

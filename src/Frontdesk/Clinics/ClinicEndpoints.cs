@@ -84,7 +84,7 @@ public static class ClinicEndpoints
         (await db.QueryOnceAsync<ClinicView>(http.Claims(), $"select {ClinicColumns} from clinics where id = @Id", new { Id = clinicId }, ct))
             is [var c] ? TypedResults.Ok(c) : Problems.NotFoundProblem("Clinic");
 
-    static async Task<Results<Created<PractitionerView>, ProblemHttpResult>> CreatePractitioner(
+    internal static async Task<Results<Created<PractitionerView>, ProblemHttpResult>> CreatePractitioner(
         Guid clinicId, CreatePractitioner body, HttpContext http, Db db, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200)

@@ -61,7 +61,7 @@ public static class PatientEndpoints
     /// <summary>GDPR erasure (Privacy/PatientData): everything linked to the patient by id or number
     /// deleted or shredded, the row kept as a non-identifying tombstone so bookings and the audit chain
     /// still point at something.</summary>
-    static async Task<Results<NoContent, ProblemHttpResult>> Erase(Guid clinicId, Guid patientId, HttpContext http, Db db,
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Erase(Guid clinicId, Guid patientId, HttpContext http, Db db,
         Frontdesk.Privacy.Vault vault, CancellationToken ct)
     {
         var claims = http.Claims();

@@ -32,7 +32,7 @@ public static partial class FollowUpSettingsEndpoints
 
     sealed record SettingsRow(string Agent, string AgentName, string? Template, bool Voicemail, string? QuietStart, string? QuietEnd);
 
-    static async Task<Results<Ok<FollowUpSettings>, ProblemHttpResult>> Get(Guid clinicId, HttpContext http, Db db, CancellationToken ct)
+    internal static async Task<Results<Ok<FollowUpSettings>, ProblemHttpResult>> Get(Guid clinicId, HttpContext http, Db db, CancellationToken ct)
     {
         await using var s = await db.BeginAsync(http.Claims(), ct);
         var row = await s.QuerySingleOrDefaultAsync<SettingsRow>("""
@@ -49,7 +49,7 @@ public static partial class FollowUpSettingsEndpoints
     static ProblemHttpResult? Forbidden(RequestClaims claims) =>
         claims.Deny(AppRoles.Admin, "Only a clinic admin may change follow-up settings");
 
-    static async Task<Results<Ok<FollowUpSettings>, ProblemHttpResult>> Update(Guid clinicId, UpdateFollowUp body, HttpContext http, Db db, CancellationToken ct)
+    internal static async Task<Results<Ok<FollowUpSettings>, ProblemHttpResult>> Update(Guid clinicId, UpdateFollowUp body, HttpContext http, Db db, CancellationToken ct)
     {
         if (Forbidden(http.Claims()) is { } denied) return denied;
         if (string.IsNullOrWhiteSpace(body.OutboundAgent) || body.OutboundAgent.Length > 100 || string.IsNullOrWhiteSpace(body.AgentName) || body.AgentName.Length > 100)
@@ -79,7 +79,7 @@ public static partial class FollowUpSettingsEndpoints
         return updated ? await Get(clinicId, http, db, ct) : Problems.NotFoundProblem("Clinic");
     }
 
-    static async Task<Results<Ok<ProcedureView>, ProblemHttpResult>> UpsertProcedureAsync(
+    internal static async Task<Results<Ok<ProcedureView>, ProblemHttpResult>> UpsertProcedureAsync(
         Guid clinicId, string name, UpsertProcedure body, HttpContext http, Db db, CancellationToken ct)
     {
         if (Forbidden(http.Claims()) is { } denied) return denied;
@@ -104,7 +104,7 @@ public static partial class FollowUpSettingsEndpoints
         return TypedResults.Ok(view);
     }
 
-    static async Task<Results<NoContent, ProblemHttpResult>> DeleteProcedure(Guid clinicId, string name, HttpContext http, Db db, CancellationToken ct)
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteProcedure(Guid clinicId, string name, HttpContext http, Db db, CancellationToken ct)
     {
         if (Forbidden(http.Claims()) is { } denied) return denied;
         var deleted = await db.InTransactionAsync(http.Claims(), async s =>

@@ -36,13 +36,15 @@ public static class KnowledgeEndpoints
             .RequireAuthorization(Auth.Policies.Member)
             .AddEndpointFilter(ClinicScope.RouteFilter);
         group.MapPost("/documents", Save);
+        group.MapGet("/documents", ListDocuments);
+        group.MapDelete("/documents/{documentId:guid}", DeleteDocument);
         group.MapGet("/search", Search);
         group.MapPost("/synonyms", AddSynonymAsync);
         group.MapGet("/synonyms", ListSynonyms);
         return group;
     }
 
-    static async Task<Results<Created<SavedDocument>, ProblemHttpResult>> Save(Guid clinicId, SaveDocument body, HttpContext http, Db db, CancellationToken ct)
+    internal static async Task<Results<Created<SavedDocument>, ProblemHttpResult>> Save(Guid clinicId, SaveDocument body, HttpContext http, Db db, CancellationToken ct)
     {
         var claims = http.Claims();
         if (claims.Deny(AppRoles.Admin, "Only a clinic admin may change the knowledge base") is { } denied) return denied;
@@ -64,6 +66,26 @@ public static class KnowledgeEndpoints
             s => KnowledgeStore.IngestAsync(s, clinicId, body.Title.Trim(), body.Source.Trim(), body.Content, ct), ct);
         await http.RequestServices.GetRequiredService<KnowledgeEmbeddings>().StoreAsync(db, claims, clinicId, id, ct);
         return TypedResults.Created($"/api/clinics/{clinicId}/knowledge/documents/{id}", new SavedDocument(id, chunks));
+    }
+
+    static async Task<Ok<IReadOnlyList<KnowledgeStore.DocumentView>>> ListDocuments(Guid clinicId, HttpContext http, Db db, CancellationToken ct)
+    {
+        await using var s = await db.BeginAsync(http.Claims(), ct);
+        return TypedResults.Ok(await KnowledgeStore.ListAsync(s, clinicId, ct));
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteDocument(Guid clinicId, Guid documentId, HttpContext http, Db db, CancellationToken ct)
+    {
+        var claims = http.Claims();
+        if (!claims.IsService && claims.AppRole is not ("admin" or null))
+            return Problems.Problem(403, Problems.Forbidden, "Only a clinic admin may change the knowledge base");
+        var deleted = await db.InTransactionAsync(claims, async s =>
+        {
+            var ok = await KnowledgeStore.DeleteAsync(s, clinicId, documentId, ct);
+            if (ok) await AuditLog.WriteAsync(s, clinicId, "knowledge_document_deleted", "knowledge_document", documentId.ToString(), null, ct);
+            return ok;
+        }, ct);
+        return deleted ? TypedResults.NoContent() : Problems.NotFoundProblem("Document");
     }
 
     static bool IsWellFormed(string s)

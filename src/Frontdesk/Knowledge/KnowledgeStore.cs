@@ -12,6 +12,29 @@ public static class KnowledgeStore
     public const int MaxDocumentBytes = 512 * 1024;
 
     /// <summary>Replaces (or creates) the document with this source and its chunks.</summary>
+    public sealed record DocumentView(Guid Id, string Title, string Source, int Bytes, int Chunks, DateTimeOffset UpdatedAt);
+
+    public static Task<IReadOnlyList<DocumentView>> ListAsync(DbSession s, Guid clinicId, CancellationToken ct) =>
+        s.QueryAsync<DocumentView>("""
+            select id, title, source, bytes, chunks, updated_at from knowledge_documents where clinic_id = @ClinicId order by lower(title), source
+            """, new { ClinicId = clinicId }, ct);
+
+    /// <summary>Removes a document with its chunks and postings, and its words from the clinic's
+    /// document frequencies (the same bookkeeping as a replacement in <see cref="IngestAsync"/>).</summary>
+    public static async Task<bool> DeleteAsync(DbSession s, Guid clinicId, Guid documentId, CancellationToken ct)
+    {
+        await s.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended(@Key, 0))", new { Key = "knowledge:" + clinicId }, ct);
+        var args = new { ClinicId = clinicId, DocumentId = documentId };
+        await s.ExecuteAsync("""
+            with old as (select word, ndoc from ts_stat(format('select tsv from knowledge_chunks where clinic_id = %L and document_id = %L', @ClinicId::text, @DocumentId::text)))
+            update knowledge_lexemes l set df = l.df - old.ndoc from old where l.clinic_id = @ClinicId and l.lexeme = old.word
+            """, args, ct);
+        // Chunks and postings go with the document (on delete cascade).
+        var n = await s.ExecuteAsync("delete from knowledge_documents where clinic_id = @ClinicId and id = @DocumentId", args, ct);
+        await s.ExecuteAsync("delete from knowledge_lexemes where clinic_id = @ClinicId and df <= 0", args, ct);
+        return n == 1;
+    }
+
     public static async Task<(Guid Id, int Chunks)> IngestAsync(DbSession s, Guid clinicId, string title, string source, string content, CancellationToken ct)
     {
         var chunks = Chunker.Split(content);

@@ -103,7 +103,7 @@ public sealed partial class TurnLatencyRecorder(Db db, ILogger<TurnLatencyRecord
 
     /// <summary>Buckets: under200 = [0, 200), from200to500 = [200, 500), from500to800 = [500, 800],
     /// over800 = (800, ∞), as fractions of the turns with a turn latency; percentiles are continuous.</summary>
-    static async Task<Results<Ok<LatencyReport>, ProblemHttpResult>> Report(Guid clinicId, DateTimeOffset? from, DateTimeOffset? to, HttpContext http, Db db, CancellationToken ct)
+    internal static async Task<Results<Ok<LatencyReport>, ProblemHttpResult>> Report(Guid clinicId, DateTimeOffset? from, DateTimeOffset? to, HttpContext http, Db db, CancellationToken ct)
     {
         if (from is not null && to is not null && from > to) return Problems.Invalid("from must not be after to.");
         var rows = await db.QueryOnceAsync<LatencyRow>(http.Claims(), """

@@ -39,6 +39,8 @@ public static class Commands
         Console.WriteLine($"Re-wrapped {count} keys under {app.Services.GetRequiredService<Frontdesk.Privacy.IKeyEncryptionKeys>().CurrentKeyId}.");
         var vapiKeys = await app.Services.GetRequiredService<Frontdesk.Calls.VapiApiKeys>().RewrapAllAsync(app.Services.GetRequiredService<Db>(), CancellationToken.None);
         Console.WriteLine($"Re-sealed {vapiKeys} Vapi API keys.");
+        var totp = await app.Services.GetRequiredService<Frontdesk.StaffConsole.StaffAccounts>().RewrapTotpAsync(null, CancellationToken.None);
+        Console.WriteLine($"Re-wrapped {totp} staff two-step sign-in secrets.");
         return 0;
     });
 

@@ -61,6 +61,11 @@ public enum SystemPath
     /// <summary>The retention worker: purges call content past each clinic's retention, minimises
     /// leads that never converted, and seals personal values stored before issue 13 (every clinic).</summary>
     Retention,
+    /// <summary>Console sign-in: finds the (clinic, account) ids of an email before any clinic is known.
+    /// Only those two ids are read this way; the account itself is read under the clinic's claims.
+    /// A SECURITY DEFINER function would be exposed to anon/authenticated through Supabase's RPC
+    /// as an email → clinic oracle; granted to service_role only it would add nothing over this path.</summary>
+    ConsoleSignIn,
 }
 
 /// <summary>

@@ -84,7 +84,7 @@ public static partial class PrivacyEndpoints
     sealed record NoteRow(Guid Id, string Kind, byte[] Ciphertext, string? CallId, DateTimeOffset EncryptedAt);
 
     /// <summary>Decrypted clinical notes, for doctors only; every read and every refusal is audited.</summary>
-    static async Task<Results<Ok<IReadOnlyList<ClinicalNoteView>>, ProblemHttpResult>> ReadClinicalNotes(
+    internal static async Task<Results<Ok<IReadOnlyList<ClinicalNoteView>>, ProblemHttpResult>> ReadClinicalNotes(
         Guid clinicId, Guid patientId, HttpContext http, Db db, Vault vault, CancellationToken ct)
     {
         var claims = http.Claims();
@@ -123,7 +123,7 @@ public static partial class PrivacyEndpoints
     /// admin may export; a receptionist may not. Every export is audited as a GDPR access, and one
     /// that contains clinical notes also leaves an "accessed" row on them with that basis.
     /// </summary>
-    static async Task<Results<Ok<PatientExport>, ProblemHttpResult>> Export(
+    internal static async Task<Results<Ok<PatientExport>, ProblemHttpResult>> Export(
         Guid clinicId, Guid patientId, HttpContext http, Db db, Vault vault, CancellationToken ct)
     {
         var claims = http.Claims();

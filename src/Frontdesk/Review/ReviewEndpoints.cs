@@ -40,7 +40,7 @@ public static class ReviewEndpoints
         return TypedResults.Ok(await ReviewItems.ListAsync(s, clinicId, ct));
     }
 
-    static async Task<Results<Ok<ReviewResult>, ProblemHttpResult>> Act(Guid clinicId, string id, ReviewAction body, HttpContext http, Db db,
+    internal static async Task<Results<Ok<ReviewResult>, ProblemHttpResult>> Act(Guid clinicId, string id, ReviewAction body, HttpContext http, Db db,
         Vault vault, Outbox outbox, CancellationToken ct)
     {
         if (Forbidden(http.Claims()) is { } denied) return denied;

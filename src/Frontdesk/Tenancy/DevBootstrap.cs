@@ -7,7 +7,7 @@ namespace Frontdesk.Tenancy;
 /// printed to the console (not the log), so a newcomer can call the API at once.
 /// </summary>
 public sealed class DevBootstrap(Db db, DevSecrets secrets, FrontdeskOptions options, IHostEnvironment env,
-    Microsoft.AspNetCore.Hosting.Server.IServer server, Microsoft.Extensions.Options.IOptions<JwtOptions> jwt) : IHostedService
+    Microsoft.AspNetCore.Hosting.Server.IServer server, Microsoft.Extensions.Options.IOptions<JwtOptions> jwt, Frontdesk.StaffConsole.StaffAccounts staff) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -33,6 +33,21 @@ public sealed class DevBootstrap(Db db, DevSecrets secrets, FrontdeskOptions opt
             return created;
         }, ct);
 
+        // Demo staff for the console: one per role, a development password kept under the data dir,
+        // no forced change (a newcomer signs in at once). Created in the clinic's tenant transaction.
+        var staffPassword = secrets.FromFile("demo-staff-password", 12);
+        string[] roles = ["admin", "receptionist", "doctor"];
+        await db.InTransactionAsync(RequestClaims.ForClinic(clinicId, "dev-bootstrap", "admin"), async s =>
+        {
+            var existing = await s.QueryAsync<string>("select email from staff_accounts where clinic_id = @C", new { C = clinicId }, ct);
+            foreach (var role in roles.Where(r => !existing.Contains($"{r}@demo.clinic")))
+            {
+                var created = await staff.CreateAsync(s, clinicId, $"{role}@demo.clinic", $"Demo {role}", role, staffPassword, "dev-bootstrap", ct);
+                await s.ExecuteAsync("update staff_accounts set must_change_password = false where clinic_id = @C and id = @Id", new { C = clinicId, created.Id }, ct);
+            }
+            return 0;
+        }, ct);
+
         var secret = secrets.JwtSecret();
         var lifetime = TimeSpan.FromDays(30);
         // With FRONTDESK_JWT_ISSUER set, the printed tokens must pass the issuer check too.
@@ -47,6 +62,7 @@ public sealed class DevBootstrap(Db db, DevSecrets secrets, FrontdeskOptions opt
               receptionist : {Auth.Mint(secret, RequestClaims.ForClinic(clinicId, "dev-receptionist", "receptionist"), lifetime, issuer)}
               doctor       : {Auth.Mint(secret, RequestClaims.ForClinic(clinicId, "dev-doctor", "doctor"), lifetime, issuer)}
               try: curl -H "Authorization: Bearer <admin>" {baseUrl}/functions/v1/get_clinic_data
+              staff console: {baseUrl}/console — admin@demo.clinic, receptionist@demo.clinic or doctor@demo.clinic, password {staffPassword}
 
             """);
     }

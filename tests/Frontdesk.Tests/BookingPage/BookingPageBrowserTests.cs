@@ -109,7 +109,7 @@ public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper
 
     /// <summary>A few explicit checks in place of axe-core (not available offline): lang, one h1,
     /// every control named, radios grouped under a legend, text contrast ≥ 4.5:1.</summary>
-    static async Task CheckAccessibilityAsync(IPage page)
+    internal static async Task CheckAccessibilityAsync(IPage page)
     {
         var problems = await page.EvaluateAsync<string[]>("""
             () => {
@@ -168,7 +168,7 @@ public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper
     }
 
     /// <summary>TestResults/artifacts under the repository root (ignored by git; .ci/run starts it empty).</summary>
-    static string ArtifactsDir()
+    internal static string ArtifactsDir()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Frontdesk.slnx"))) dir = dir.Parent;

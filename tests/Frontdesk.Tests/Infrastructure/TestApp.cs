@@ -38,6 +38,8 @@ public sealed class FrontdeskFactory : WebApplicationFactory<Program>
         builder.UseSetting("FRONTDESK_DATA_DIR", DataDir);
         builder.UseSetting("FRONTDESK_MASTER_KEY", Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()));
         builder.UseSetting("FRONTDESK_PUBLIC_BASE_URL", "https://frontdesk.test");
+        // Every console test signs in from the same (in-process) address; the limiter has its own test.
+        builder.UseSetting("Console:SignInPermitsPerMinute", "10000");
     }
 }
 

@@ -1,0 +1,236 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Frontdesk.Platform;
+using Frontdesk.StaffConsole;
+using Frontdesk.Tests.BookingPage;
+using Frontdesk.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+
+namespace Frontdesk.Tests.StaffConsole;
+
+/// <summary>
+/// The console in headless Chromium on real Kestrel (cookies, redirects and the CSP as a browser gets
+/// them): sign in, see a call sent through the Vapi webhook, act on the work queue, erase a patient and
+/// see them gone; a second clinic's admin sees none of it; lockout; two-step sign-in. Every page is
+/// photographed at 1280 px and 360 px into TestResults/artifacts/.
+/// </summary>
+public class ConsoleBrowserTests(ITestOutputHelper output)
+{
+    const string Chromium = "/usr/bin/chromium";
+
+    static readonly string[] ChromiumArgs =
+        ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+    [Fact]
+    public async Task A_clinic_team_works_in_the_console_in_Chromium_at_1280_and_360_px()
+    {
+        Assert.True(File.Exists(Chromium), $"Chromium is missing at {Chromium}: install it with `apt-get install -y chromium` (.ci/run does).");
+        await using var app = await StartKestrelAsync();
+        var baseUrl = app.Urls.Single();
+
+        // A clinic with a diary, a patient with a booking, a call through the real webhook, and two items for the queue.
+        var day = DateTimeOffset.UtcNow.Date.AddDays(1);
+        var clinic = await TestClinic.CreateAsync(slots: 6, patients: 1, firstSlot: new DateTimeOffset(day.AddHours(9), TimeSpan.Zero), timezone: "Europe/London",
+            name: "Harley Street Aesthetics");
+        var patientId = clinic.PatientIds[0];
+        await TestApp.ExecAsync("update patients set name = 'Grace Hopper' where id = $1", patientId);
+        var secret = "vapi-" + Guid.NewGuid().ToString("N");
+        await TestApp.ExecAsync("update clinics set vapi_secret = $1 where id = $2", secret, clinic.Id);
+        using var http = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestApp.Token(RequestClaims.ForClinic(clinic.Id, "setup", "admin")));
+        Assert.True((await http.PostAsJsonAsync("/functions/v1/claim_slot_atomic", new { slotId = clinic.SlotIds[1], patientId, clinicId = clinic.Id })).IsSuccessStatusCode);
+        await http.PostAsJsonAsync("/functions/v1/claim_slot_atomic", new { slotId = clinic.SlotIds[3], patientId, clinicId = clinic.Id });
+        var failedBooking = await TestApp.ScalarAsync<Guid>("select id from bookings where slot_id = $1", clinic.SlotIds[3]);
+        await TestApp.ExecAsync("update bookings set calendar_status = 'failed', calendar_error = 'Google answered 404: calendar not found' where id = $1", failedBooking);
+        await TestApp.ExecAsync("insert into calendar_jobs (clinic_id, booking_id, op, done_at) values ($1, $2, 'create', now()) on conflict do nothing", clinic.Id, failedBooking);
+        var caller = "+44790" + Random.Shared.Next(1000000, 9999999).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using (var anon = new HttpClient { BaseAddress = new Uri(baseUrl) })
+            Assert.True((await ConsoleClient.PostVapiAsync(anon, secret, ConsoleClient.EndOfCallReport("call-" + Guid.NewGuid().ToString("N"), caller,
+                DateTimeOffset.UtcNow.AddMinutes(-3), "AI: Hello, Harley Street Aesthetics.\nUser: Hi, this is Maria, how much is a rhinoplasty? Sorry, I have to go.",
+                summary: "Maria asked about rhinoplasty prices and hung up before booking."))).IsSuccessStatusCode);
+        var review = await TestApp.ScalarAsync<Guid>("""
+            insert into sms_messages (clinic_id, to_hash, segments, encoding, status, error_message) values ($1, $2, 1, 'GSM-7', 'review', 'timeout') returning id
+            """, clinic.Id, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+        var admin = await ConsoleClient.StaffAsync(clinic.Id, "admin");
+        await TestApp.ExecAsync("update staff_accounts set display_name = 'Ada Admin' where id = $1", admin.Id);
+        var other = await TestClinic.CreateAsync(slots: 0, patients: 0, name: "Another Clinic");
+        var stranger = await ConsoleClient.StaffAsync(other.Id, "admin");
+        var artifacts = BookingPageBrowserTests.ArtifactsDir();
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Args = ChromiumArgs, Headless = true });
+
+        // --- the clinic's admin, on a desktop ---------------------------------------------------------
+        await using (var desk = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } }))
+        {
+            var page = await desk.NewPageAsync();
+            await page.GotoAsync(baseUrl + "/");
+            Assert.EndsWith(ConsoleRoutes.SignIn, page.Url);
+            await ShotAsync(page, artifacts, "sign-in", 1280);
+            await SignInAsync(page, admin.Email);
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Today");
+            var call = page.Locator("section[aria-labelledby=calls-h] li");
+            await Assertions.Expect(call).ToHaveCountAsync(1);
+            Assert.DoesNotContain(caller[3..], await call.TextContentAsync());
+            await Assertions.Expect(call).ToContainTextAsync("Hung up · follow-up sent");
+            await Assertions.Expect(call).ToContainTextAsync("Rhinoplasty");
+            await BookingPageBrowserTests.CheckAccessibilityAsync(page);
+
+            // Keyboard: the skip link is the first tab stop and lands on the main content.
+            await page.Keyboard.PressAsync("Tab");
+            Assert.Equal("Skip to content", await page.EvaluateAsync<string>("document.activeElement.textContent"));
+            Assert.NotEqual("none", await page.EvaluateAsync<string>("getComputedStyle(document.activeElement).outlineStyle"));
+
+            await ShotAllAsync(page, baseUrl, artifacts, 1280, clinic, patientId);
+
+            // The work queue: the message needing review, and the failed calendar sync retried.
+            await page.GotoAsync(baseUrl + ConsoleRoutes.Queue);
+            await Assertions.Expect(page.Locator("ul.items > li").First).ToContainTextAsync("Needs review");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Try again" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Done.");
+            Assert.Equal("pending", await TestApp.ScalarAsync<string>("select calendar_status from bookings where id = $1", failedBooking));
+            await page.GetByRole(AriaRole.Button, new() { Name = "Mark as sent" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Done.");
+            Assert.Equal("sent", await TestApp.ScalarAsync<string>("select status from sms_messages where id = $1", review));
+
+            // Find the patient by a posted search (nothing in the URL), open her, erase her with the typed confirmation.
+            await page.GotoAsync(baseUrl + ConsoleRoutes.Patients);
+            await page.GetByLabel("Name or phone number").FillAsync("Grace");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+            Assert.DoesNotContain("Grace", page.Url);
+            await page.GetByRole(AriaRole.Link, new() { Name = "Grace Hopper" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Grace Hopper");
+            var patientUrl = page.Url;
+            await page.GetByLabel("Type ERASE").FillAsync("ERASE");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Erase patient" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("personal data is erased");
+            await page.GetByLabel("Name or phone number").FillAsync("Grace");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("No patient matches.");
+            await page.GotoAsync(patientUrl);
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Erased patient");
+            Assert.Null(await TestApp.ScalarAsync<string>("select name from patients where id = $1", patientId));
+        }
+
+        // --- the same pages on a 360 px phone ------------------------------------------------------------
+        var phonePatient = await AddPatientAsync(http, clinic.Id, "Katherine Johnson");
+        await using (var phone = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 360, Height = 740 }, IsMobile = true, HasTouch = true, DeviceScaleFactor = 2 }))
+        {
+            var page = await phone.NewPageAsync();
+            await page.GotoAsync(baseUrl + ConsoleRoutes.SignIn);
+            await ShotAsync(page, artifacts, "sign-in", 360);
+            await SignInAsync(page, admin.Email);
+            await ShotAllAsync(page, baseUrl, artifacts, 360, clinic, phonePatient);
+        }
+
+        // --- another clinic's admin sees none of it, by id or by URL -----------------------------------
+        await using (var foreign = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } }))
+        {
+            var page = await foreign.NewPageAsync();
+            await page.GotoAsync(baseUrl + ConsoleRoutes.SignIn);
+            await SignInAsync(page, stranger.Email);
+            await Assertions.Expect(page.Locator("section[aria-labelledby=calls-h]")).ToContainTextAsync("No calls on this day.");
+            var r = await page.GotoAsync($"{baseUrl}{ConsoleRoutes.Patients}/{phonePatient}");
+            Assert.Equal(404, r!.Status);
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Patient not found");
+            await page.GotoAsync(baseUrl + ConsoleRoutes.Queue);
+            await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Nothing waiting");
+            await page.GotoAsync($"{baseUrl}{ConsoleRoutes.Bookings}?day={day:yyyy-MM-dd}");
+            Assert.DoesNotContain("Katherine", await page.ContentAsync());
+        }
+
+        // --- lockout, then two-step sign-in ------------------------------------------------------------
+        var receptionist = await ConsoleClient.StaffAsync(clinic.Id, "receptionist");
+        var doctor = await ConsoleClient.StaffAsync(clinic.Id, "doctor");
+        var accounts = TestApp.Factory.Services.GetRequiredService<StaffAccounts>();
+        var totp = await accounts.BeginTotpAsync(clinic.Id, doctor.Id, CancellationToken.None);
+        var step = Totp.StepAt(DateTimeOffset.UtcNow);
+        Assert.True(await accounts.ConfirmTotpAsync(clinic.Id, doctor.Id, Totp.Code(totp, step), CancellationToken.None));
+        await using (var guess = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 360, Height = 740 } }))
+        {
+            var page = await guess.NewPageAsync();
+            await page.GotoAsync(baseUrl + ConsoleRoutes.SignIn);
+            for (var i = 0; i < 5; i++) await SignInAsync(page, receptionist.Email, "wrong password " + i);
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Account locked");
+            await ShotAsync(page, artifacts, "locked", 360);
+            await page.GotoAsync(baseUrl + ConsoleRoutes.SignIn);
+            await SignInAsync(page, receptionist.Email);
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Account locked");
+
+            await page.GotoAsync(baseUrl + ConsoleRoutes.SignIn);
+            await SignInAsync(page, doctor.Email);
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Enter your code");
+            await ShotAsync(page, artifacts, "code", 360);
+            await page.GetByLabel("Code").FillAsync(Totp.Code(totp, step + 1));
+            await page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Today");
+        }
+    }
+
+    static async Task SignInAsync(IPage page, string email, string password = ConsoleClient.Password)
+    {
+        await page.GetByLabel("Email").FillAsync(email);
+        await page.GetByLabel("Password").FillAsync(password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+    }
+
+    async Task ShotAllAsync(IPage page, string baseUrl, string artifacts, int width, TestClinic clinic, Guid patientId)
+    {
+        var day = DateTimeOffset.UtcNow.Date.AddDays(1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        (string Name, string Path)[] pages =
+        [
+            ("today", ConsoleRoutes.Today), ("queue", ConsoleRoutes.Queue), ("patients", ConsoleRoutes.Patients),
+            ("patient", $"{ConsoleRoutes.Patients}/{patientId}"), ("bookings-day", $"{ConsoleRoutes.Bookings}?day={day}"),
+            ("bookings-week", $"{ConsoleRoutes.Bookings}?day={day}&view=week"), ("reports", ConsoleRoutes.Reports),
+            ("settings", ConsoleRoutes.Settings), ("staff", ConsoleRoutes.Staff), ("audit", ConsoleRoutes.Audit), ("account", ConsoleRoutes.Account),
+        ];
+        foreach (var (name, path) in pages)
+        {
+            var r = await page.GotoAsync(baseUrl + path);
+            Assert.True(r!.Status == 200, $"{path}: {r.Status}");
+            await BookingPageBrowserTests.CheckAccessibilityAsync(page);
+            await ShotAsync(page, artifacts, name, width);
+        }
+        Assert.NotNull(clinic);
+    }
+
+    async Task ShotAsync(IPage page, string artifacts, string name, int width)
+    {
+        var path = Path.Combine(artifacts, $"console-{name}-{width}.png");
+        await page.ScreenshotAsync(new() { Path = path, FullPage = true });
+        output.WriteLine("Screenshot: " + path);
+    }
+
+    static async Task<Guid> AddPatientAsync(HttpClient api, Guid clinicId, string name)
+    {
+        var r = await api.PostAsJsonAsync($"/api/clinics/{clinicId}/patients", new { name, phone = "+44790" + Random.Shared.Next(1000000, 9999999).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        return (await TestClinic.Json(r)).GetProperty("id").GetGuid();
+    }
+
+    static async Task<WebApplication> StartKestrelAsync()
+    {
+        var app = Frontdesk.FrontdeskApp.Build(["--environment", "Testing"], b =>
+        {
+            b.WebHost.UseUrls("http://127.0.0.1:0");
+            b.Logging.ClearProviders();
+            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["FRONTDESK_DATABASE_URL"] = TestCluster.AdminConnectionString,
+                ["FRONTDESK_APP_DATABASE_URL"] = TestCluster.AppConnectionString,
+                ["FRONTDESK_MIGRATE_ON_START"] = "false",
+                ["FRONTDESK_JWT_SECRET"] = FrontdeskFactory.JwtSecret,
+                ["FRONTDESK_DATA_DIR"] = TestApp.Factory.DataDir,
+                ["FRONTDESK_MASTER_KEY"] = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()),
+            });
+        });
+        await app.StartAsync();
+        return app;
+    }
+}
