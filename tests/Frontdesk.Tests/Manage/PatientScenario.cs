@@ -27,9 +27,14 @@ public static class PatientScenario
         return (await TestClinic.Json(r)).GetProperty("bookingId").GetGuid();
     }
 
-    /// <summary>A browser-like client of <paramref name="app"/>: keeps cookies, does not follow redirects.</summary>
-    public static HttpClient Browser(WebApplicationFactory<Program> app) =>
-        app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+    /// <summary>A browser-like client of <paramref name="app"/>: keeps cookies, does not follow redirects, and
+    /// calls from an address of its own (<see cref="TestClientAddress"/>), like a patient's phone.</summary>
+    public static HttpClient Browser(WebApplicationFactory<Program> app)
+    {
+        var client = app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        client.DefaultRequestHeaders.Add(TestClientAddress.Header, TestClientAddress.NewAddress());
+        return client;
+    }
 
     public static async Task<IDocument> HtmlAsync(HttpResponseMessage r)
     {

@@ -174,6 +174,8 @@ public class WaitlistOfferTests(TwilioFixture fx)
         using var onTime = Browser(fx.App);
         var lateDoc = await HtmlAsync(await late.GetAsync(firstPath));
         var onTimeDoc = await HtmlAsync(await onTime.GetAsync(secondPath));
+        Assert.True(lateDoc.QuerySelector("input[name=csrf]") is not null, "late page: " + lateDoc.Body!.TextContent);
+        Assert.True(onTimeDoc.QuerySelector("input[name=csrf]") is not null, "on-time page: " + onTimeDoc.Body!.TextContent);
         var results = await Task.WhenAll(
             late.PostAsync(firstPath, Form(("csrf", Csrf(lateDoc)), ("slot", s.SlotId.ToString()))),
             onTime.PostAsync(secondPath, Form(("csrf", Csrf(onTimeDoc)), ("slot", s.SlotId.ToString()))));
@@ -186,6 +188,7 @@ public class WaitlistOfferTests(TwilioFixture fx)
         Assert.Equal(s.Second.Id, await TestApp.ScalarAsync<Guid>("select patient_id from bookings where slot_id = $1 and status = 'confirmed'", s.SlotId));
 
         var taken = await HtmlAsync(loser);
+        Assert.True(taken.QuerySelector("fieldset.times") is not null, "loser page: " + taken.Body!.TextContent);
         Assert.Equal("Sorry, this time has been taken", taken.QuerySelector("h1")!.TextContent);
         Assert.Equal("Nearest free times", taken.QuerySelector("fieldset.times > legend")!.TextContent);
         var alternatives = SlotValues(taken);
