@@ -59,8 +59,8 @@ public static class WaitlistEndpoints
         string? part = null;
         if (body.PartOfDay is not null && (part = PartOfDay.Parse(body.PartOfDay)) is null)
             return Problems.Invalid("partOfDay must be morning, afternoon or evening.");
-        if (body.Procedure is { Length: 0 or > 100 })
-            return Problems.Invalid("procedure must be 1–100 characters.");
+        if (body.Procedure is { } named && (named.Length is 0 or > 100 || named.Any(char.IsControl)))
+            return Problems.Invalid("procedure must be 1–100 characters of text.");
 
         await using var s = await db.BeginAsync(http.Claims(), ct);
         var timezone = await s.QuerySingleOrDefaultAsync<string>("select timezone from clinics where id = @Id", new { Id = clinicId }, ct);
