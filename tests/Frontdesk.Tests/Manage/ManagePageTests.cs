@@ -340,4 +340,29 @@ public class ManagePageTests(TwilioFixture fx)
         Assert.Contains(slot, targets);
         Assert.Equal(b.PatientId, await TestApp.ScalarAsync<Guid>("select claimed_by from calendar_slots where id = $1", slot));
     }
+
+    [Fact]
+    public async Task One_manage_link_asked_for_too_often_gets_the_booking_pages_429_even_from_many_addresses()
+    {
+        var b = await NewAsync();
+        var statuses = new List<int>();
+        for (var i = 0; i < 31; i++)
+        {
+            var http = await fx.App.Server.SendAsync(c =>
+            {
+                c.Request.Method = "GET";
+                c.Request.Path = b.Path;
+                c.Connection.RemoteIpAddress = IPAddress.Parse($"198.51.100.{i + 1}");
+            });
+            statuses.Add(http.Response.StatusCode);
+            if (i == 30)
+            {
+                Assert.Equal("text/html; charset=utf-8", http.Response.ContentType);
+                Assert.True(int.Parse(http.Response.Headers.RetryAfter!, System.Globalization.CultureInfo.InvariantCulture) is > 0 and <= 60);
+                Assert.Contains("default-src 'none'", http.Response.Headers.ContentSecurityPolicy.ToString());
+            }
+        }
+        Assert.All(statuses.Take(30), s => Assert.Equal(200, s));
+        Assert.Equal(429, statuses[30]);
+    }
 }
