@@ -93,6 +93,7 @@ public sealed class ValidateCommand : IBenchCommand
             ("task3", "Task 3: Security & Compliance Redline Test", Task3Privacy.RunAsync),
             ("task4", "Task 4: Latency & Response Benchmarking", Task4Latency.RunAsync),
             ("task5", "Task 5: Multi-Tenant Silo Validation", Task5Isolation.RunAsync),
+            (VoiceChanges.Key, VoiceChanges.Title, VoiceChanges.RunAsync),
             ("integration", "Integration: consistent state, no orphans", Integration.RunAsync),
         };
         try

@@ -16,6 +16,9 @@ sealed record OpenLead(LeadRow Row, LeadContact Contact, byte[] PhoneHash);
 
 /// <summary>What the page needs for one link: the clinic, the lead and, when the lead already
 /// booked through its link, that live booking.</summary>
+/// <summary>The times the page offers, and the procedure they were chosen for (null: none known).</summary>
+public sealed record FreeTimes(ProcedureFit? Procedure, IReadOnlyList<SlotChoice> Slots);
+
 public sealed record LinkState(ClinicView Clinic, string Procedure, string? PatientName, BookedView? Booking, bool Texted);
 
 public abstract record BookResult
@@ -88,20 +91,33 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
         return contact is null ? null : new OpenLead(row, contact, row.PhoneHash!);
     }
 
-    /// <summary>Free times from now to <see cref="BookingPageOptions.Days"/> ahead: not claimed, not
-    /// held by anyone live, not busy in a linked calendar. Every slot of the clinic is a consultation
-    /// slot (practitioners are not yet tied to procedures).</summary>
+    /// <summary>Free times from now to <see cref="BookingPageOptions.Days"/> ahead, for any procedure.</summary>
     public async Task<IReadOnlyList<SlotChoice>> FreeSlotsAsync(Guid clinicId, CancellationToken ct) =>
-        await db.QueryOnceAsync<SlotChoice>(Claims(clinicId), """
+        (await FreeTimesAsync(clinicId, null, ct)).Slots;
+
+    /// <summary>Free times from now to <see cref="BookingPageOptions.Days"/> ahead: not claimed, not
+    /// held by anyone live, not busy in a linked calendar, and — for a procedure with settings
+    /// (issue 17) — only slots of its practitioners that are long enough. A procedure nobody consults
+    /// for has no times (<see cref="FreeTimes.Procedure"/> says so).</summary>
+    public async Task<FreeTimes> FreeTimesAsync(Guid clinicId, string? procedure, CancellationToken ct)
+    {
+        await using var s = await db.BeginAsync(Claims(clinicId), ct);
+        var fit = await ProcedureFits.FindAsync(s, clinicId, procedure, ct);
+        if (fit is { NobodyConsults: true }) return new FreeTimes(fit, []);
+        var (restricted, practitioners, minutes) = ProcedureFit.Parameters(fit);
+        var slots = await s.QueryAsync<SlotChoice>($"""
             select s.id, s.starts_at, s.ends_at, p.name
             from calendar_slots s join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
             where s.clinic_id = @ClinicId
               and s.starts_at > now() and s.starts_at < now() + make_interval(days => @Days)
               and s.claimed_by is null and not s.busy
               and (s.hold_expires_at is null or s.hold_expires_at <= now())
+              and {ProcedureFit.SlotCondition}
             order by s.starts_at, p.name
             limit @Limit
-            """, new { ClinicId = clinicId, options.Days, Limit = options.MaxSlots }, ct);
+            """, new { ClinicId = clinicId, options.Days, Limit = options.MaxSlots, FitRestricted = restricted, FitPractitioners = practitioners, FitMinutes = minutes }, ct);
+        return new FreeTimes(fit, slots);
+    }
 
     /// <summary>The 409's alternatives as choices, with their practitioners' names.</summary>
     public async Task<IReadOnlyList<SlotChoice>> ChoicesAsync(Guid clinicId, IReadOnlyList<Alternative> alternatives, CancellationToken ct)
@@ -142,11 +158,19 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
             await AuditLog.WriteAsync(s, clinicId, "created", "patient", patientId.ToString(), new { source = Source, leadId = link.LeadId }, ct);
         }
 
+        // Only a time the page offers for the lead's procedure (issue 17): a slot of another practitioner,
+        // or too short, is "not offered", whatever was posted.
+        var fit = await ProcedureFits.FindAsync(s, clinicId, lead.Row.Procedure, ct);
+        if (fit is { NobodyConsults: true }
+            || fit is { Filters: true } && await ProcedureFits.SlotFitsAsync(s, clinicId, slotId, fit, ct) != true)
+            return new BookResult.NoSuchSlot();
+
         var outcome = await SlotEngine.ClaimAsync(s, slotId, patientId.Value, clinicId, null, Source, null, ct);
         switch (outcome.Status)
         {
             case 200:
                 var bookingId = outcome.BookingId!.Value;
+                await ProcedureFits.RecordAsync(s, clinicId, bookingId, fit, ct);
                 await s.ExecuteAsync("""
                     update leads set converted_booking_id = @BookingId, converted_at = now(), patient_id = @PatientId
                     where clinic_id = @ClinicId and id = @LeadId
@@ -159,7 +183,10 @@ public sealed partial class BookingFlow(Db db, Outbox outbox, CancelLinkToken ca
                 Log.Booked(log, clinicId, link.LeadId, bookingId);
                 return new BookResult.Booked(bookingId);
             case 409:
-                return new BookResult.Taken(outcome.Alternatives);
+                return new BookResult.Taken(fit is { Filters: true }
+                    ? await ProcedureFits.AlternativesAsync(s, clinicId, (await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { ClinicId = clinicId }, ct))!.Timezone,
+                        slotId, fit, 3, ct)
+                    : outcome.Alternatives);
             default:
                 return new BookResult.NoSuchSlot();
         }

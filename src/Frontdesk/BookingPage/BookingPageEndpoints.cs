@@ -37,8 +37,23 @@ public static class BookingPageEndpoints
         var (link, state) = opened;
         if (state.Booking is { } booked)
             return Pages.Booked(state.Clinic, booked, flow.CancelPath(link.ClinicId, booked, link.LeadId), state.Texted);
+        var times = await flow.FreeTimesAsync(link.ClinicId, state.Procedure, ct);
         return Pages.Choose(state.Clinic, state.Procedure, state.PatientName, "/book/" + token, guard.Issue(http, token),
-            await flow.FreeSlotsAsync(link.ClinicId, ct));
+            times.Slots, unavailable: Unavailable(times, state));
+    }
+
+    /// <summary>Why a procedure has no times at all: nobody at the clinic consults for it (issue 17).</summary>
+    static string? Unavailable(FreeTimes times, LinkState state) =>
+        times.Procedure is { NobodyConsults: true } p
+            ? $"Sorry, {p.Name} consultations can't be booked at {state.Clinic.Name} at the moment."
+            : null;
+
+    static async Task<ContentHttpResult> ChooseAgainAsync(BookingLink link, LinkState state, string action, string csrf, BookingFlow flow,
+        string problem, int status, CancellationToken ct)
+    {
+        var times = await flow.FreeTimesAsync(link.ClinicId, state.Procedure, ct);
+        return Pages.Choose(state.Clinic, state.Procedure, state.PatientName, action, csrf, times.Slots, problem: problem, status: status,
+            unavailable: Unavailable(times, state));
     }
 
     static async Task<Results<ContentHttpResult, RedirectHttpResult>> Confirm(string token, HttpContext http, BookingLinkToken tokens,
@@ -46,6 +61,7 @@ public static class BookingPageEndpoints
     {
         if (await OpenAsync(token, tokens, flow, ct) is not { } opened) return await RefuseAsync(token, tokens, flow, ct);
         var (link, state) = opened;
+        // An unreadable form (control characters, too many fields) is an empty one: the CSRF check refuses it.
         var form = await PageGuard.FormAsync(http, ct);
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",
@@ -53,8 +69,7 @@ public static class BookingPageEndpoints
                 state.Clinic);
         var action = "/book/" + token;
         if (!Guid.TryParse(form["slot"].ToString(), out var slotId))
-            return Pages.Choose(state.Clinic, state.Procedure, state.PatientName, action, guard.Issue(http, token),
-                await flow.FreeSlotsAsync(link.ClinicId, ct), problem: "Please choose a time first.", status: 400);
+            return await ChooseAgainAsync(link, state, action, guard.Issue(http, token), flow, "Please choose a time first.", 400, ct);
 
         switch (await flow.BookAsync(link, slotId, ct))
         {
@@ -67,13 +82,11 @@ public static class BookingPageEndpoints
                     problem: "Sorry, that time was just taken by someone else. Here are the nearest free times.",
                     legend: "Nearest free times", status: 409);
             case BookResult.Taken:
-                return Pages.Choose(state.Clinic, state.Procedure, state.PatientName, action, guard.Issue(http, token),
-                    await flow.FreeSlotsAsync(link.ClinicId, ct), problem: "Sorry, that time was just taken by someone else.", status: 409);
+                return await ChooseAgainAsync(link, state, action, guard.Issue(http, token), flow, "Sorry, that time was just taken by someone else.", 409, ct);
             case BookResult.NoSuchLead:
                 return Pages.Error(404, "This link is no longer valid", "We couldn't find the enquiry this link was sent for.", state.Clinic);
             default:
-                return Pages.Choose(state.Clinic, state.Procedure, state.PatientName, action, guard.Issue(http, token),
-                    await flow.FreeSlotsAsync(link.ClinicId, ct), problem: "That time is not offered any more. Please choose another.", status: 404);
+                return await ChooseAgainAsync(link, state, action, guard.Issue(http, token), flow, "That time is not offered any more. Please choose another.", 404, ct);
         }
     }
 
@@ -108,6 +121,7 @@ public static class BookingPageEndpoints
     {
         if (await OpenCancelAsync(token, tokens, flow, ct) is not { } opened) return await RefuseCancelAsync(token, tokens, flow, ct);
         var (link, booking, live, clinic) = opened;
+        // An unreadable form (control characters, too many fields) is an empty one: the CSRF check refuses it.
         var form = await PageGuard.FormAsync(http, ct);
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",

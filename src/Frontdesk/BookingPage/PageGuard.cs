@@ -96,20 +96,11 @@ public sealed class PageGuard : IDisposable
 
     public bool Valid(HttpContext http, IFormCollection form, string bound) => CsrfFor(http).Valid(http, form, bound);
 
-    /// <summary>The posted form, or an empty one when the body is not a form or cannot be read as one (a NUL
-    /// or a broken encoding in a value): the CSRF check then fails and the page answers 400, never 500.</summary>
-    public static async Task<IFormCollection> FormAsync(HttpContext http, CancellationToken ct)
-    {
-        if (!http.Request.HasFormContentType) return FormCollection.Empty;
-        try
-        {
-            return await http.Request.ReadFormAsync(ct);
-        }
-        catch (InvalidDataException)
-        {
-            return FormCollection.Empty;
-        }
-    }
+    /// <summary>The posted form, or an empty one when the body is not a form or cannot be read as one
+    /// (<see cref="InputGuard.ReadFormAsync"/>: control characters, too many fields): the CSRF check then
+    /// fails and the page answers its 400 page, never a 500.</summary>
+    public static async Task<IFormCollection> FormAsync(HttpContext http, CancellationToken ct) =>
+        http.Request.HasFormContentType ? (await InputGuard.ReadFormAsync(http.Request, ct)).Form ?? FormCollection.Empty : FormCollection.Empty;
 
     /// <summary>The page family the form belongs to (/book, /manage, /waitlist): its nonce cookie goes only there.</summary>
     FormCsrf CsrfFor(HttpContext http)

@@ -85,7 +85,7 @@ public static class Pages
 
     /// <summary>The slot choice: one radio group (fieldset), a nested fieldset per day, one confirm button.</summary>
     public static ContentHttpResult Choose(ClinicView clinic, string procedure, string? patientName, string action, string csrf,
-        IReadOnlyList<SlotChoice> slots, string? problem = null, string legend = "Choose a time", int status = 200)
+        IReadOnlyList<SlotChoice> slots, string? problem = null, string legend = "Choose a time", int status = 200, string? unavailable = null)
     {
         var greeting = string.IsNullOrWhiteSpace(patientName) ? "Hi there" : "Hi " + patientName.Trim();
         var problemNote = problem is null ? Html.Empty : Html.Of($"""<p class="note" role="alert">{problem}</p>""");
@@ -93,7 +93,7 @@ public static class Pages
             ? Html.Of($"""
                 <h1>Book your {procedure} consultation</h1>
                 {problemNote}
-                <p>Sorry, there are no free consultation times in the next two weeks.</p>
+                <p>{unavailable ?? "Sorry, there are no free consultation times in the next two weeks."}</p>
                 <p>Please call us and we will find a time that suits you.</p>
                 """)
             : Html.Of($"""

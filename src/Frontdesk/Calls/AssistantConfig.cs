@@ -15,6 +15,15 @@ public interface IVapiToolSchema
 /// messages the back office relies on. An assistant that does not subscribe to end-of-call-report
 /// is the usual reason a follow-up built on Vapi silently never fires.
 /// </summary>
+/// <remarks>
+/// Vapi validates this answer against its API schema and ends the call
+/// (assistant-request-returned-invalid-assistant) on any member it does not list or any value
+/// outside an enum (AssistantSchemaTests checks both shapes against VapiAI/docs openapi.json):
+/// serverMessages takes only its enum (knowledge-base-request is not one: knowledge is asked for
+/// through model.knowledgeBase); the secret goes in server.headers (Server has no secret member);
+/// ending the call is an endCall tool (there is no endCallFunctionEnabled); structured data is
+/// analysisPlan.structuredDataPlan {enabled, schema}.
+/// </remarks>
 public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IVapiMessageHandler> handlers, PublicUrl urls)
 {
     public static readonly string[] ServerMessages =
@@ -22,17 +31,17 @@ public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IV
 
     public JsonObject For(VapiClinic clinic)
     {
+        // Vapi sends these headers with every request to the server: the webhook reads X-Vapi-Secret.
         var server = new JsonObject
         {
             ["url"] = urls.For("/vapi/webhook"),
-            ["secret"] = clinic.Secret,
+            ["headers"] = new JsonObject { ["X-Vapi-Secret"] = clinic.Secret },
             // Vapi retries nothing by default; with a plan it retries non-2xx answers, such as the 503
             // Retry-After a duplicate gets while the first delivery is still being processed.
             ["backoffPlan"] = new JsonObject { ["type"] = "exponential", ["maxRetries"] = 5, ["baseDelaySeconds"] = 2 },
         };
         var messages = new JsonArray(ServerMessages.Select(m => (JsonNode)m).ToArray());
         var wantsKnowledge = handlers.Any(h => h.Type == "knowledge-base-request");
-        if (wantsKnowledge) messages.Add("knowledge-base-request");
 
         if (clinic.AssistantId is { Length: > 0 } id)
             // The clinic's own assistant, with our server and subscriptions laid over it.
@@ -53,7 +62,7 @@ public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IV
                               "move or cancel consultations. Use check_availability before offering times and book_appointment " +
                               "with the slot id the caller chose. Never give medical advice; offer a consultation instead.",
             }),
-            ["tools"] = new JsonArray(tools.Select(Declare).ToArray()),
+            ["tools"] = new JsonArray([.. tools.Select(Declare), new JsonObject { ["type"] = "endCall" }]),
         };
         if (wantsKnowledge)
             model["knowledgeBase"] = new JsonObject { ["provider"] = "custom-knowledge-base", ["server"] = server.DeepClone() };
@@ -67,17 +76,20 @@ public sealed class AssistantConfig(IEnumerable<IVapiTool> tools, IEnumerable<IV
                 ["model"] = model,
                 ["server"] = server,
                 ["serverMessages"] = messages,
-                ["endCallFunctionEnabled"] = true,
                 ["analysisPlan"] = new JsonObject
                 {
-                    ["structuredDataSchema"] = new JsonObject
+                    ["structuredDataPlan"] = new JsonObject
                     {
-                        ["type"] = "object",
-                        ["properties"] = new JsonObject
+                        ["enabled"] = true,
+                        ["schema"] = new JsonObject
                         {
-                            ["procedure"] = new JsonObject { ["type"] = "string", ["description"] = "The treatment the caller asked about" },
-                            ["patientName"] = new JsonObject { ["type"] = "string" },
-                            ["bookingConfirmed"] = new JsonObject { ["type"] = "boolean" },
+                            ["type"] = "object",
+                            ["properties"] = new JsonObject
+                            {
+                                ["procedure"] = new JsonObject { ["type"] = "string", ["description"] = "The treatment the caller asked about" },
+                                ["patientName"] = new JsonObject { ["type"] = "string" },
+                                ["bookingConfirmed"] = new JsonObject { ["type"] = "boolean" },
+                            },
                         },
                     },
                 },

@@ -12,7 +12,7 @@ sealed record FreeSlot(Guid Id, DateTimeOffset StartsAt, string Practitioner);
 static class ToolArgs
 {
     public static string? Text(JsonElement args, string name, int max = 200) =>
-        args.Str(name) is { } s && !string.IsNullOrWhiteSpace(s) ? (s.Length > max ? s[..max] : s.Trim()) : null;
+        args.Scalar(name) is { } s && !string.IsNullOrWhiteSpace(s) ? (s.Length > max ? s[..max] : s.Trim()) : null;
 
     public static JsonObject Schema(params (string Name, string Type, string Description)[] properties) => new()
     {
@@ -51,7 +51,11 @@ public sealed class CheckAvailabilityTool : IVapiTool, IVapiToolSchema
             _ => throw new VapiToolException("Part of day should be morning, afternoon or evening."),
         };
         var practitioner = ToolArgs.Text(arguments, "practitioner", 100);
-        var slots = await context.Transaction.QueryAsync<FreeSlot>("""
+        var fit = await ProcedureFits.FindAsync(context.Transaction, context.Clinic.Id, ToolArgs.Text(arguments, "procedure", 100), ct);
+        if (fit is { NobodyConsults: true })
+            return fit.NobodyMessage(context.Clinic.Name) + " Would you like me to take a message for the team?";
+        var (fitRestricted, fitPractitioners, fitMinutes) = ProcedureFit.Parameters(fit);
+        var slots = await context.Transaction.QueryAsync<FreeSlot>($"""
             select s.id, s.starts_at, p.name
             from calendar_slots s
             join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
@@ -62,17 +66,21 @@ public sealed class CheckAvailabilityTool : IVapiTool, IVapiToolSchema
               and (@HourFrom::int is null or extract(hour from s.starts_at at time zone @Tz) >= @HourFrom)
               and (@HourTo::int is null or extract(hour from s.starts_at at time zone @Tz) < @HourTo)
               and (@Practitioner::text is null or position(lower(@Practitioner) in lower(p.name)) > 0)
+              and {ProcedureFit.SlotCondition}
             order by s.starts_at
             limit 5
             """, new
         {
             ClinicId = context.Clinic.Id, From = from, To = to, HourFrom = hourFrom, HourTo = hourTo,
             Tz = context.Clinic.Timezone, Practitioner = practitioner,
+            FitRestricted = fitRestricted, FitPractitioners = fitPractitioners, FitMinutes = fitMinutes,
         }, ct);
+        var kind = fit is null ? "" : $" for a {fit.Name} consultation";
         if (slots.Count == 0)
-            return "There are no free times matching that. Would another day or time of day suit?";
+            return $"There are no free times{kind} matching that. Would another day or time of day suit?";
         var spoken = slots.Select(s => $"{ClinicTime.Spoken(s.StartsAt, zone)} with {s.Practitioner} (slotId {s.Id})");
-        return "Free times: " + string.Join("; ", spoken) + ". To book, call book_appointment with the chosen slotId.";
+        return $"Free times{kind}: " + string.Join("; ", spoken) +
+               (fit is null ? ". To book, call book_appointment with the chosen slotId." : $". To book, call book_appointment with the chosen slotId and procedure {fit.Name}.");
     }
 
     internal static (DateTimeOffset? From, DateTimeOffset? To) Day(string? text, TimeZoneInfo zone)
@@ -127,6 +135,22 @@ public sealed class BookAppointmentTool : IVapiEffectTool, IVapiToolSchema
         var clinicId = context.Clinic.Id;
 
         var s = context.Transaction;
+        // Procedures and who does them (issue 17): only a slot that fits the procedure is booked for it.
+        var fit = await ProcedureFits.FindAsync(s, clinicId, ToolArgs.Text(arguments, "procedure", 100), ct);
+        if (fit is { NobodyConsults: true })
+            throw new VapiToolException(fit.NobodyMessage(context.Clinic.Name) + " Would you like me to take a message for the team?");
+        if (fit is { Filters: true })
+        {
+            switch (await ProcedureFits.SlotFitsAsync(s, clinicId, slotId, fit, ct))
+            {
+                case null:
+                    throw new VapiToolException("I couldn't find that time. Let me check availability again.");
+                case false:
+                    var fitting = await ProcedureFits.AlternativesAsync(s, clinicId, context.Clinic.Timezone, slotId, fit, 3, ct);
+                    return $"That time isn't available for a {fit.Name} consultation, so nothing is booked. " + BookingReplies.Offer(fitting);
+            }
+        }
+
         var patientId = await s.QuerySingleOrDefaultAsync<Guid?>("""
             select id from patients where clinic_id = @ClinicId and phone = @Phone and erased_at is null order by created_at limit 1
             """, new { ClinicId = clinicId, Phone = phone }, ct);
@@ -142,6 +166,7 @@ public sealed class BookAppointmentTool : IVapiEffectTool, IVapiToolSchema
         switch (outcome.Status)
         {
             case 200:
+                await ProcedureFits.RecordAsync(s, clinicId, outcome.BookingId!.Value, fit, ct);
                 var booked = await s.QuerySingleOrDefaultAsync<FreeSlot>("""
                     select b.id, b.starts_at, p.name from bookings b join practitioners p on p.clinic_id = b.clinic_id and p.id = b.practitioner_id
                     where b.id = @Id
@@ -149,10 +174,12 @@ public sealed class BookAppointmentTool : IVapiEffectTool, IVapiToolSchema
                 return $"Booked {ClinicTime.Spoken(booked!.StartsAt, ClinicTime.Zone(context.Clinic.Timezone))} with {booked.Practitioner}. " +
                        $"Booking reference {outcome.BookingId}.";
             case 409:
-                return outcome.Alternatives.Count == 0
+                var alternatives = fit is { Filters: true }
+                    ? await ProcedureFits.AlternativesAsync(s, clinicId, context.Clinic.Timezone, slotId, fit, 3, ct)
+                    : outcome.Alternatives;
+                return alternatives.Count == 0
                     ? "Sorry, that slot was just taken and there are no other free times nearby. Would another day suit?"
-                    : $"Sorry, that slot was just taken. I can offer {SlotEngine.SpokenList(outcome.Alternatives)}. " +
-                      "Their slotIds in the same order: " + string.Join(", ", outcome.Alternatives.Select(a => a.SlotId)) + ".";
+                    : "Sorry, that slot was just taken. " + BookingReplies.Offer(alternatives);
             case 404:
                 throw new VapiToolException("I couldn't find that time. Let me check availability again.");
             default:
@@ -164,7 +191,7 @@ public sealed class BookAppointmentTool : IVapiEffectTool, IVapiToolSchema
 /// <summary>cancel_appointment {bookingId?}: cancels one of the caller's bookings. Without a bookingId it
 /// never guesses: the only upcoming booking is cancelled, several are listed back to choose from.
 /// An effect tool: a re-issue cancels nothing more; a booking already cancelled is said to be.</summary>
-public sealed class CancelAppointmentTool : IVapiEffectTool, IVapiToolSchema
+public sealed class CancelAppointmentTool(BookingChangeSms sms) : IVapiEffectTool, IVapiToolSchema
 {
     public string Name => "cancel_appointment";
     public string Description => "Cancels one of the caller's appointments: the given bookingId, or their only upcoming one. " +
@@ -172,47 +199,32 @@ public sealed class CancelAppointmentTool : IVapiEffectTool, IVapiToolSchema
 
     public JsonObject Parameters() => ToolArgs.Schema(("bookingId", "string", "Booking reference, if the caller has it or chose one. Optional."));
 
-    sealed record OwnBooking(Guid Id, DateTimeOffset StartsAt, string Status, string Practitioner);
-
     public async Task<string> InvokeAsync(VapiContext context, JsonElement arguments, CancellationToken ct)
     {
         var phone = ToolArgs.CallerPhone(context);
-        Guid? bookingId = null;
-        if (ToolArgs.Text(arguments, "bookingId", 60) is { } raw)
-            bookingId = Guid.TryParse(raw, out var b) ? b : throw new VapiToolException("That booking reference doesn't look right. Could you read it again?");
+        var bookingId = CallerBookings.BookingIdArgument(arguments);
         var zone = ClinicTime.Zone(context.Clinic.Timezone);
         var s = context.Transaction;
 
         // Only the caller's own bookings: a number cannot cancel someone else's appointment.
         // Locked, so a concurrent cancel or move of the same booking waits for this one.
-        var bookings = await s.QueryAsync<OwnBooking>("""
-            select b.id, b.starts_at, b.status, pr.name from bookings b
-            join patients p on p.clinic_id = b.clinic_id and p.id = b.patient_id
-            join practitioners pr on pr.clinic_id = b.clinic_id and pr.id = b.practitioner_id
-            where b.clinic_id = @ClinicId and p.phone = @Phone and p.erased_at is null
-              and (b.id = @BookingId or @BookingId::uuid is null and b.status = 'confirmed' and b.starts_at > now())
-            order by b.starts_at
-            limit 6
-            for update of b
-            """, new { ClinicId = context.Clinic.Id, Phone = phone, BookingId = bookingId }, ct);
-
+        var bookings = await CallerBookings.FindAsync(s, context.Clinic.Id, phone, bookingId, 6, lockRows: true, ct);
         switch (bookings)
         {
             case []:
-                throw new VapiToolException(bookingId is null
-                    ? "I couldn't find an upcoming appointment for the number you're calling from."
-                    : "I couldn't find that booking for the number you're calling from. Could you read the reference again?");
+                throw new VapiToolException(bookingId is null ? CallerBookings.NoneUpcoming : CallerBookings.NotFound);
             case [{ Status: "cancelled" } done]:
                 return $"The appointment on {ClinicTime.Spoken(done.StartsAt, zone)} is already cancelled.";
+            case [{ Upcoming: false } past]:
+                throw new VapiToolException($"The appointment on {ClinicTime.Spoken(past.StartsAt, zone)} has already taken place, so it can't be cancelled.");
             case [var one]:
                 var outcome = await SlotEngine.CancelAsync(s, one.Id, context.Clinic.Id, ct);
                 if (outcome.Status != 200)
                     throw new VapiToolException("I couldn't cancel that appointment. It may already have taken place.");
-                return $"Cancelled the appointment on {ClinicTime.Spoken(one.StartsAt, zone)}.";
+                var text = await sms.QueueAsync(s, context.Clinic.Id, one.Id, new BookingChange.Cancelled(), ct);
+                return $"Cancelled the appointment on {ClinicTime.Spoken(one.StartsAt, zone)}." + (text.Queued ? " A text confirming it is on its way." : "");
             default:
-                var listed = string.Join("; ", bookings.Take(5).Select(x => $"{ClinicTime.Spoken(x.StartsAt, zone)} with {x.Practitioner} (bookingId {x.Id})"));
-                return $"You have {(bookings.Count > 5 ? "more than five" : bookings.Count.ToString(CultureInfo.InvariantCulture))} upcoming appointments: {listed}. " +
-                       "Which one should I cancel? Call cancel_appointment again with its bookingId.";
+                return CallerBookings.Listed(bookings, zone) + " Which one should I cancel? Call cancel_appointment again with its bookingId.";
         }
     }
 }

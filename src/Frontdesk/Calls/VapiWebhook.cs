@@ -1,3 +1,4 @@
+using Frontdesk.Manage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Text;
 using System.Text.Json;
@@ -21,6 +22,10 @@ public static partial class VapiWebhook
         services.AddSingleton<IVapiTool, CheckAvailabilityTool>();
         services.AddSingleton<IVapiTool, BookAppointmentTool>();
         services.AddSingleton<IVapiTool, CancelAppointmentTool>();
+        services.AddSingleton<IVapiTool, ListMyAppointmentsTool>();        // issue 17: the caller's bookings, moves by voice
+        services.AddSingleton<IVapiTool, RescheduleAppointmentTool>();
+        services.TryAddSingleton<Frontdesk.Booking.BookingChangeSms>();
+        services.AddManageLinks();
         services.AddSingleton<VapiIntake>();
         services.AddVapiReconciliation();
         return services;
@@ -58,20 +63,12 @@ public static partial class VapiWebhook
             return Problems.Problem(401, Problems.Unauthorized, "Vapi signature check failed",
                 "This clinic requires x-signature (HMAC-SHA256 of \"{x-timestamp}.{body}\") with a fresh x-timestamp.");
 
-        JsonElement message;
-        string type;
-        try
-        {
-            using var doc = JsonDocument.Parse(body);
-            if (doc.RootElement.Get("message") is not { ValueKind: JsonValueKind.Object } m || m.Str("type") is not { Length: > 0 and <= 100 } t)
-                return Problems.Invalid("The body must be {\"message\": {\"type\": …}}.");
-            message = m.Clone();
-            type = t;
-        }
-        catch (JsonException)
-        {
-            return Problems.Problem(400, Problems.MalformedRequest, "The request could not be read", "The body is not valid JSON.");
-        }
+        // Text and types are checked here, at the edge, so no value reaches the database it cannot store.
+        if (!InputGuard.TryParseJson(body, out var root, out var unreadable)) return unreadable!;
+        if (root.Get("message") is not { ValueKind: JsonValueKind.Object } message)
+            return Problems.Invalid("The body must be {\"message\": {\"type\": …}}.");
+        if (VapiMessage.Invalid(message) is { } invalid) return Problems.Invalid(invalid);
+        var type = message.Str("type")!;
 
         if (Mismatch(clinic, message) is { } what)
         {
@@ -81,7 +78,6 @@ public static partial class VapiWebhook
         }
 
         var callId = VapiMessage.CallId(message);
-        if (callId is { Length: > 200 }) return Problems.Invalid("call.id is at most 200 characters.");
         var context = new VapiContext(clinic, callId, VapiMessage.CustomerNumber(message), message);
         var log = loggers.CreateLogger("Frontdesk.Calls");
 

@@ -158,8 +158,13 @@ public static class SettingsPages
         var user = ConsoleUser.Of(http);
         var synonyms = form.Raw("synonyms").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Where(x => !x.Contains('\0', StringComparison.Ordinal)).ToArray();
-        var result = await FollowUpSettingsEndpoints.UpsertProcedureAsync(user.ClinicId, form.Text("name", 200) ?? "", new UpsertProcedure(synonyms, form.Text("guide", 1000)),
-            http, db, ct);
+        var name = form.Text("name", 200) ?? "";
+        // The form does not edit consultation length or practitioners (issue 17): keep what the API set,
+        // since the API's PUT replaces every setting of the procedure.
+        var current = ((await FollowUpSettingsEndpoints.Get(user.ClinicId, http, db, ct)).Result as Ok<FollowUpSettings>)?.Value?.Procedures
+            .FirstOrDefault(p => string.Equals(p.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
+        var result = await FollowUpSettingsEndpoints.UpsertProcedureAsync(user.ClinicId, name,
+            new UpsertProcedure(synonyms, form.Text("guide", 1000), current?.ConsultationMinutes, current?.PractitionerIds), http, db, ct);
         return await Outcome(result.Result, "procedures", http, db, ct);
     }
 

@@ -15,9 +15,14 @@ public sealed record RequestClaims(string Role, Guid? ClinicId, string? Subject,
 
     public bool IsService => Role == ServiceRole;
 
+    /// <summary>One of the named <see cref="SystemPath"/>s, not a caller's token.</summary>
+    public bool IsSystemPath => IsService && Subject?.StartsWith(SystemSubjectPrefix, StringComparison.Ordinal) == true;
+
     /// <summary>A named system path running as service_role (BYPASSRLS). Every caller is listed in
     /// SystemPaths so the bypasses can be reviewed in one place.</summary>
-    public static RequestClaims AsSystem(SystemPath path) => new(ServiceRole, null, "system:" + path, null);
+    public static RequestClaims AsSystem(SystemPath path) => new(ServiceRole, null, SystemSubjectPrefix + path, null);
+
+    const string SystemSubjectPrefix = "system:";
 
     public static RequestClaims ForClinic(Guid clinicId, string subject, string? appRole = null) =>
         new(Authenticated, clinicId, subject, appRole);
@@ -120,6 +125,7 @@ public sealed class DbSession : IAsyncDisposable
     readonly NpgsqlTransaction? _tx;
     readonly RequestClaims _claims;
     bool _contextSent;
+    bool _failed;
 
     internal DbSession(NpgsqlConnection conn, NpgsqlTransaction? tx, RequestClaims claims)
     {
@@ -199,19 +205,54 @@ public sealed class DbSession : IAsyncDisposable
         ParameterBinder.Bind(cmd.Parameters, args);
         batch.BatchCommands.Add(cmd);
 
-        await using var reader = await batch.ExecuteReaderAsync(ct);
-        if (withContext)
+        try
         {
-            _contextSent = true;
-            await reader.NextResultAsync(ct);
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            if (withContext)
+            {
+                _contextSent = true;
+                await reader.NextResultAsync(ct);
+            }
+            return await read(reader, cmd);
         }
-        return await read(reader, cmd);
+        catch (Exception e)
+        {
+            _failed = true;
+            // A system path's statements carry no client input: its failures are ours (HttpPipeline keeps them 500).
+            if (_claims.IsSystemPath) e.Data[HttpPipeline.SystemPathKey] = _claims.Subject;
+            throw;
+        }
     }
 
+    /// <summary>
+    /// Rolls back what was not committed and returns the connection to the pool — only in a state
+    /// we can vouch for. After a failed statement the connection's prepared-statement cache cannot be
+    /// trusted: a statement being auto-prepared when the server refused its parameters (a NUL in a
+    /// text value, 22021, fails at Bind) is recorded by Npgsql without its row description, and every
+    /// later execution of that statement on that connection fails with "Received unexpected backend
+    /// message DataRow" (issue 14; DbFailureTests reproduces it). So a failed session resets the
+    /// connection (DEALLOCATE ALL, which also clears Npgsql's side); if even that fails, the
+    /// connection is taken out of the pool instead of being handed to the next request.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (_tx is not null) await _tx.DisposeAsync();
-        await _conn.DisposeAsync();
+        try
+        {
+            if (_tx is not null) await _tx.DisposeAsync();
+            // Npgsql has no async form of this; it is one short round trip, on failure paths only.
+            if (_failed && _conn.State == System.Data.ConnectionState.Open)
+                _conn.UnprepareAll();
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            // A broken connector is discarded by Npgsql on close; a healthy one that refused the
+            // reset must not be reused either.
+            NpgsqlConnection.ClearPool(_conn);
+        }
+        finally
+        {
+            await _conn.DisposeAsync();
+        }
     }
 }
 

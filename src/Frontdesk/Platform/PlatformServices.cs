@@ -42,6 +42,10 @@ public static class PlatformServices
             // Missing required members and nulls in non-nullable ones are 400s, not silent defaults.
             o.SerializerOptions.RespectNullableAnnotations = true;
             o.SerializerOptions.RespectRequiredConstructorParameters = true;
+            // Text PostgreSQL cannot store (NUL) is refused at binding: a 400, not a 500 from the database.
+            o.SerializerOptions.TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.WithAddedModifier(
+                o.SerializerOptions.TypeInfoResolver ?? new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(), InputGuard.RejectNul);
+            o.SerializerOptions.Converters.Add(new InputGuard.CheckedJsonElement());
         });
         services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();

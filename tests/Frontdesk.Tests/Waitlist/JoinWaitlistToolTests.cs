@@ -118,7 +118,8 @@ public class JoinWaitlistToolTests
         client.DefaultRequestHeaders.Add("X-Vapi-Secret", secret);
         var r = await client.PostAsJsonAsync("/vapi/webhook", new { message = new { type = "assistant-request", call = new { id = NewCall() } } });
         var tools = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("assistant").GetProperty("model").GetProperty("tools");
-        var join = tools.EnumerateArray().Single(t => t.GetProperty("function").GetProperty("name").GetString() == "join_waitlist").GetProperty("function");
+        var join = tools.EnumerateArray().Where(t => t.TryGetProperty("function", out _))
+            .Single(t => t.GetProperty("function").GetProperty("name").GetString() == "join_waitlist").GetProperty("function");
         var properties = join.GetProperty("parameters").GetProperty("properties").EnumerateObject().Select(p => p.Name).ToHashSet();
         Assert.Superset(new HashSet<string> { "procedure", "practitioner", "date", "toDate", "partOfDay", "patientName" }, properties);
         Assert.Contains("waiting list", join.GetProperty("description").GetString());

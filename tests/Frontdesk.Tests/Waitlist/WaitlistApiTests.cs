@@ -126,7 +126,7 @@ public class WaitlistApiTests
             (new { patientId = patient, procedure = "tattoo removal" }, HttpStatusCode.BadRequest, Problems.Validation),
             (new { patientId = patient, procedure = "" }, HttpStatusCode.BadRequest, Problems.Validation),
             (new { patientId = patient, procedure = new string('r', 101) }, HttpStatusCode.BadRequest, Problems.Validation),
-            (new { patientId = patient, procedure = "Rhino\0plasty" }, HttpStatusCode.BadRequest, Problems.Validation),
+            (new { patientId = patient, procedure = "Rhino\0plasty" }, HttpStatusCode.BadRequest, Problems.MalformedRequest),   // NUL: refused at binding
             (new { patientId = patient, procedure = 42 }, HttpStatusCode.BadRequest, Problems.MalformedRequest),
             (new { patientId = patient, from = "next tuesday" }, HttpStatusCode.BadRequest, Problems.Validation),
             (new { patientId = patient, from = "2030-13-01" }, HttpStatusCode.BadRequest, Problems.Validation),
