@@ -17,6 +17,7 @@ using Frontdesk.StaffConsole;
 using Frontdesk.Review;
 using Frontdesk.Stats;
 using Frontdesk.Tenancy;
+using Frontdesk.Waitlist;
 
 if (args is ["migrate", ..])
     return await Commands.MigrateAsync(args);
@@ -73,6 +74,8 @@ public static class FrontdeskApp
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
         builder.Services.AddManageLinks();                              // signed /manage/{token} links to one booking (reminders, replies, pages)
+        builder.Services.AddManagePage();                               // issue 18: /manage/{token}: the patient moves or cancels one booking
+        builder.Services.AddWaitlist();                                 // issue 18: waitlist entries, offers of freed slots, claim links, join_waitlist
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
         builder.Services.AddReception();                                // issue 17: opening hours, transfers, callbacks, caller variables, knowledge gaps
         builder.Services.AddReminders();                                // issue 18: the worker that turns due reminders into SMS
@@ -113,6 +116,8 @@ public static class FrontdeskApp
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
+        app.MapManagePage();                            // issue 18: GET/POST /manage/{token}: move or cancel one booking
+        app.MapWaitlist();                              // issue 18: /api/clinics/{id}/waitlist, GET/POST /waitlist/{token} claim page
         app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
         app.MapReception();                             // issue 17: reception settings, callbacks, knowledge gaps
         app.MapReminderSettings();                      // issue 18: GET/PUT /api/clinics/{id}/reminders: on/off, offsets, template

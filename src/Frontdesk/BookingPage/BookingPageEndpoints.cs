@@ -62,7 +62,7 @@ public static class BookingPageEndpoints
         if (await OpenAsync(token, tokens, flow, ct) is not { } opened) return await RefuseAsync(token, tokens, flow, ct);
         var (link, state) = opened;
         // An unreadable form (control characters, too many fields) is an empty one: the CSRF check refuses it.
-        var form = http.Request.HasFormContentType ? (await InputGuard.ReadFormAsync(http.Request, ct)).Form ?? FormCollection.Empty : FormCollection.Empty;
+        var form = await PageGuard.FormAsync(http, ct);
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",
                 "For your security this form could not be accepted (it may have been open too long). Go back, reload the page and choose your time again.",
@@ -122,7 +122,7 @@ public static class BookingPageEndpoints
         if (await OpenCancelAsync(token, tokens, flow, ct) is not { } opened) return await RefuseCancelAsync(token, tokens, flow, ct);
         var (link, booking, live, clinic) = opened;
         // An unreadable form (control characters, too many fields) is an empty one: the CSRF check refuses it.
-        var form = http.Request.HasFormContentType ? (await InputGuard.ReadFormAsync(http.Request, ct)).Form ?? FormCollection.Empty : FormCollection.Empty;
+        var form = await PageGuard.FormAsync(http, ct);
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",
                 "For your security this form could not be accepted. Go back, reload the page and press the button again.", clinic);

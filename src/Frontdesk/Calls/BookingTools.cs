@@ -83,7 +83,7 @@ public sealed class CheckAvailabilityTool : IVapiTool, IVapiToolSchema
                (fit is null ? ". To book, call book_appointment with the chosen slotId." : $". To book, call book_appointment with the chosen slotId and procedure {fit.Name}.");
     }
 
-    static (DateTimeOffset? From, DateTimeOffset? To) Day(string? text, TimeZoneInfo zone)
+    internal static (DateTimeOffset? From, DateTimeOffset? To) Day(string? text, TimeZoneInfo zone)
     {
         if (text is null) return (null, null);
         var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, zone).DateTime);
@@ -100,7 +100,7 @@ public sealed class CheckAvailabilityTool : IVapiTool, IVapiToolSchema
         return (Start(day, zone), Start(day.AddDays(1), zone));
     }
 
-    static DateTimeOffset Start(DateOnly day, TimeZoneInfo zone)
+    internal static DateTimeOffset Start(DateOnly day, TimeZoneInfo zone)
     {
         var wall = day.ToDateTime(TimeOnly.MinValue);
         while (zone.IsInvalidTime(wall)) wall = wall.AddMinutes(1);

@@ -48,7 +48,7 @@ public sealed record PatientExport(PatientView Patient, IReadOnlyList<ContactVie
     IReadOnlyList<ClinicalNoteView> ClinicalNotes, IReadOnlyList<BookingView> Bookings, IReadOnlyList<string> PublicTranscripts,
     IReadOnlyList<CallExport> Calls, IReadOnlyList<LeadExport> Leads, IReadOnlyList<MessageExport> Messages, bool SmsOptedOut,
     IReadOnlyList<AuditEntry> AuditTrail, DateTimeOffset ExportedAt, IReadOnlyList<CallbackExport>? Callbacks = null,
-    IReadOnlyList<ReplyExport>? Replies = null);
+    IReadOnlyList<ReplyExport>? Replies = null, IReadOnlyList<Frontdesk.Waitlist.WaitlistEntryView>? Waitlist = null);
 
 /// <summary>
 /// GDPR access (everything held on a patient, decrypted for the controller) and erasure. A patient's
@@ -223,8 +223,9 @@ public static class PatientData
             where clinic_id = @C and (entity_id = @Id or detail ->> 'patientId' = @Id)
             order by seq
             """, new { C = clinicId, Id = patientId.ToString() }, ct);
+        var waitlist = await Frontdesk.Waitlist.WaitlistEntries.ForPatientAsync(s, clinicId, patientId, ct);
         return new PatientExport(patient, contacts, identifiers, notes, bookings, transcripts, calls, leads, messages, optedOut, audit,
-            DateTimeOffset.UtcNow, callbacks, replies);
+            DateTimeOffset.UtcNow, callbacks, replies, waitlist);
     }
 
     sealed record ReplyRow(Guid Id, string Kind, byte[] FromHash, byte[]? Content, Guid? BookingId, string Status, DateTimeOffset ReceivedAt,
@@ -295,6 +296,8 @@ public static class PatientData
         var callbacks = await s.ExecuteAsync("delete from callbacks where clinic_id = @C and (caller_hash = any(@H) or call_id = any(@Calls))",
             new { C = clinicId, H = links.Hashes, Calls = callIds }, ct);
 
+        // Their waitlist entries and offers go (an open offer's hold released) before their bookings free slots.
+        var waitlist = await Frontdesk.Waitlist.WaitlistEntries.EraseAsync(s, clinicId, patientId, ct);
         var future = await s.QueryAsync<Guid>("""
             select id from bookings where clinic_id = @C and patient_id = @P and status = 'confirmed' and starts_at > now()
             """, args, ct);
@@ -318,7 +321,7 @@ public static class PatientData
         await AuditLog.WriteAsync(s, clinicId, "erased", "patient", patientId.ToString(), new
         {
             contacts, identifiers, notes, transcripts, calls = scrubbed.Count, webhookReplies = events, leads = leadIds.Count, messages,
-            smsJobs = jobs, bookingsCancelled = future.Count, callerKeys, callbacks, dataKey = "destroyed", replies, reminders,
+            smsJobs = jobs, bookingsCancelled = future.Count, waitlistEntries = waitlist, callerKeys, callbacks, dataKey = "destroyed", replies, reminders,
         }, ct);
         return true;
     }
