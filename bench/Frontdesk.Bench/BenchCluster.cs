@@ -27,14 +27,16 @@ public sealed class BenchCluster : IAsyncDisposable
         Db = new Db(app);
     }
 
-    public static async Task<BenchCluster> StartAsync()
+    /// <param name="durable">fsync and synchronous commit on, as in production (commit-path locks
+    /// show only then); off by default, as for every other bench and the tests.</param>
+    public static async Task<BenchCluster> StartAsync(bool durable = false)
     {
         LocalPostgres.SweepStale("frontdesk-bench-");
         var dir = Path.Combine("/tmp", $"frontdesk-bench-{Environment.ProcessId}");
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         Directory.CreateDirectory(dir);
         var pg = LocalPostgres.For(Path.Combine(dir, "pg"));
-        await pg.StartAsync(durable: false, CancellationToken.None);
+        await pg.StartAsync(durable, CancellationToken.None);
         var admin = pg.AdminConnectionString();
         await Migrator.ApplyAsync(admin, CancellationToken.None);
         return new BenchCluster(pg, dir, admin, DatabaseHost.BuildDataSource(pg.AppConnectionString()));

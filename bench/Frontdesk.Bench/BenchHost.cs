@@ -27,9 +27,9 @@ public sealed class BenchHost : IAsyncDisposable
 
     public Db Db => App.Services.GetRequiredService<Db>();
 
-    public static async Task<BenchHost> StartAsync(IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
+    public static async Task<BenchHost> StartAsync(IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null, bool durable = false)
     {
-        var cluster = await BenchCluster.StartAsync();
+        var cluster = await BenchCluster.StartAsync(durable);
         var app = FrontdeskApp.Build(["--environment", "Production"], b =>
         {
             b.WebHost.UseUrls("http://127.0.0.1:0");

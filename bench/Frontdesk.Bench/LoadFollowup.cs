@@ -8,8 +8,9 @@ using Npgsql;
 namespace Frontdesk.Bench;
 
 /// <summary>
-/// bench load followup: end-of-call reports at 50 concurrent → time until a loopback Twilio
-/// receives each SMS; then tool calls (check_availability) at 100 concurrent → response time.
+/// bench load followup: end-of-call reports one at a time (the service time) and at 50 concurrent
+/// → time until a loopback Twilio receives each SMS; then tool calls (check_availability) at 1, 20
+/// (issue 16's goal: server time p99 ≤ 25 ms) and 100 concurrent → response and server time.
 /// Starts its own private cluster, the app (BenchHost: the real service on Kestrel) and the shared fake Twilio.
 /// Args: [reports=500] [toolCalls=3000].
 /// </summary>
@@ -40,19 +41,22 @@ public sealed class LoadFollowup : IBenchCommand
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(host.BaseUrl) };
         http.DefaultRequestHeaders.Add("X-Vapi-Secret", secret);
 
+        Console.WriteLine($"load average at start: {LoadTenantRead.LoadAverage()}");
+        await FollowUpsAsync(http, arrivals, Math.Min(50, reports), concurrency: 1, offset: 100_000);   // the service time, without queueing
         await FollowUpsAsync(http, arrivals, reports, concurrency: 50);
-        await ToolCallsAsync(http, toolCalls, concurrency: 100);
+        await ToolCallsAsync(http, toolCalls, [1, 20, 100]);
+        Console.WriteLine($"load average at end: {LoadTenantRead.LoadAverage()}");
         return 0;
     }
 
-    static async Task FollowUpsAsync(HttpClient http, ConcurrentDictionary<string, long> arrivals, int n, int concurrency)
+    static async Task FollowUpsAsync(HttpClient http, ConcurrentDictionary<string, long> arrivals, int n, int concurrency, int offset = 1000)
     {
         // Warm-up: JIT, pools, plans.
-        await RunReportsAsync(http, arrivals, 0, 50, concurrency, "warm");
+        if (offset == 1000) await RunReportsAsync(http, arrivals, 0, 50, 50, "warm");
         var sent = new ConcurrentDictionary<string, long>();
         var webhook = new ConcurrentBag<double>();
         var wall = Stopwatch.StartNew();
-        await RunReportsAsync(http, arrivals, 1000, n, concurrency, "run", sent, webhook);
+        await RunReportsAsync(http, arrivals, offset, n, concurrency, "run", sent, webhook);
         var until = DateTime.UtcNow.AddSeconds(60);
         while (sent.Keys.Count(arrivals.ContainsKey) < n && DateTime.UtcNow < until) await Task.Delay(10);
         wall.Stop();
@@ -96,10 +100,10 @@ public sealed class LoadFollowup : IBenchCommand
         }
     }
 
-    static async Task ToolCallsAsync(HttpClient http, int n, int concurrency)
+    static async Task ToolCallsAsync(HttpClient http, int n, int[] concurrencies)
     {
         await RunToolCallsAsync(http, 200, 100, null, null);
-        foreach (var c in new[] { 1, concurrency })
+        foreach (var c in concurrencies)
         {
             var count = c == 1 ? Math.Min(n, 500) : n;
             var times = new ConcurrentBag<double>();

@@ -1,17 +1,23 @@
+using Frontdesk.Audit;
 using Frontdesk.Booking;
 using Frontdesk.BookingPage;
 using Frontdesk.Calls;
 using Frontdesk.Calendar;
 using Frontdesk.Clinics;
 using Frontdesk.FollowUp;
+using Frontdesk.Inbox;
 using Frontdesk.Knowledge;
 using Frontdesk.Latency;
 using Frontdesk.Manage;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
+using Frontdesk.Reception;
+using Frontdesk.Reminders;
 using Frontdesk.StaffConsole;
 using Frontdesk.Review;
+using Frontdesk.Stats;
 using Frontdesk.Tenancy;
+using Frontdesk.Waitlist;
 
 if (args is ["migrate", ..])
     return await Commands.MigrateAsync(args);
@@ -56,6 +62,7 @@ public static class FrontdeskApp
         builder.Services.AddFrontdeskPlatform(builder.Configuration);   // options, PostgreSQL (local or URL), problems, OpenTelemetry
         builder.Services.AddFrontdeskAuth();                            // HS256 bearer tokens, Supabase claim names
         builder.Services.AddHostedService<DevBootstrap>();              // development: demo clinic and printed tokens
+        builder.Services.AddAuditSealer();                              // links committed audit rows into each clinic's hash chain
         builder.Services.AddKnowledge();                                // knowledge base, lookup_knowledge tool, speculative prefetch
         builder.Services.AddCustomLlm();                                // custom-LLM relay to the upstream model (FRONTDESK_LLM_*)
         builder.Services.AddTurnLatency();                              // per-turn latency from Vapi end-of-call reports
@@ -67,7 +74,12 @@ public static class FrontdeskApp
         builder.Services.AddCalendar();                                 // Google Calendar client, outbox worker, busy-time sync
         builder.Services.AddBookingPage();                              // the patient's booking page behind the SMS link
         builder.Services.AddManageLinks();                              // signed /manage/{token} links to one booking (reminders, replies, pages)
+        builder.Services.AddManagePage();                               // issue 18: /manage/{token}: the patient moves or cancels one booking
+        builder.Services.AddWaitlist();                                 // issue 18: waitlist entries, offers of freed slots, claim links, join_waitlist
         builder.Services.AddReview();                                   // issue 15: review queue, outbox counts for health and metrics
+        builder.Services.AddReception();                                // issue 17: opening hours, transfers, callbacks, caller variables, knowledge gaps
+        builder.Services.AddReminders();                                // issue 18: the worker that turns due reminders into SMS
+        builder.Services.AddInbox();                                    // issue 18: replies to reminders (C / R / anything else → inbox)
         builder.Services.AddConsole();                                  // the staff console: accounts, sign-in, cookie sessions, work queue
 
         var app = builder.Build();
@@ -84,6 +96,7 @@ public static class FrontdeskApp
 
         app.MapOpenApi();                               // GET /openapi/v1.json
         app.MapHealth();                                // GET /healthz
+        app.MapAuditHealth();                           // /healthz detail "audit": unsealed backlog and its age
         app.MapClinics();                               // clinic setup, practitioners, audit trail
         app.MapPatients();                              // patients, GDPR access and erasure
         app.MapSlots();                                 // slot generation and availability
@@ -103,7 +116,14 @@ public static class FrontdeskApp
         app.MapBookingPage();                           // GET/POST /book/{token}: free times, atomic claim, cancel link
         app.MapTwilio();                                // Twilio delivery status and inbound STOP/START/HELP
         app.MapCalendar();                              // issue 7: calendar links, sync status, Google push notifications
+        app.MapManagePage();                            // issue 18: GET/POST /manage/{token}: move or cancel one booking
+        app.MapWaitlist();                              // issue 18: /api/clinics/{id}/waitlist, GET/POST /waitlist/{token} claim page
         app.MapReview();                                // issue 15: GET/POST /api/clinics/{id}/review: messages and jobs that need a person
+        app.MapReception();                             // issue 17: reception settings, callbacks, knowledge gaps
+        app.MapReminderSettings();                      // issue 18: GET/PUT /api/clinics/{id}/reminders: on/off, offsets, template
+        app.MapInbox();                                 // issue 18: GET /api/clinics/{id}/inbox, PATCH …/inbox/{itemId}: replies for staff
+        app.MapAttendance();                            // issue 18: PUT /api/bookings/{clinicId}/{bookingId}/attendance: no-shows
+        app.MapStats();                                 // issue 18: GET /api/clinics/{id}/stats: calls, bookings by source, reminders, no-shows
         app.MapVapiSettings();                          // GET/PUT /api/clinics/{id}/vapi: assistant ids, secret, HMAC
         app.MapConsole();                               // issue 19: / and /console — the staff console
         return app;

@@ -87,10 +87,23 @@ select is(
   'every security definer function pins its search_path');
 
 -- The append-only audit trail and the clinic row ----------------------------------------------------
-select table_privs_are('public', 'audit_trail', 'authenticated', array['INSERT', 'SELECT'],
-  'authenticated may only INSERT and SELECT the audit trail');
-select table_privs_are('public', 'audit_trail', 'service_role', array['INSERT', 'SELECT'],
-  'service_role may only INSERT and SELECT the audit trail');
+-- INSERT is granted on the content columns only (issue 16): the chain position, the hashes, the
+-- transaction id and the time come from defaults and the sealer, never from the writer.
+select is(
+  (select array_agg(role || ' ' || p order by role, p)
+     from unnest(array['authenticated', 'service_role']) role
+     cross join unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+    where has_table_privilege(role, 'public.audit_trail', p)),
+  array['authenticated SELECT', 'service_role SELECT'],
+  'authenticated and service_role may only SELECT the audit trail as a whole (INSERT: content columns, below)');
+select is(
+  (select array_agg(role || ' ' || a.attname order by role, a.attname)
+     from pg_attribute a cross join unnest(array['authenticated', 'service_role']) role
+    where a.attrelid = 'public.audit_trail'::regclass and a.attnum > 0 and not a.attisdropped
+      and has_column_privilege(role, 'public.audit_trail', a.attname, 'INSERT')),
+  array['authenticated action', 'authenticated actor', 'authenticated clinic_id', 'authenticated detail', 'authenticated entity', 'authenticated entity_id',
+        'service_role action', 'service_role actor', 'service_role clinic_id', 'service_role detail', 'service_role entity', 'service_role entity_id'],
+  'authenticated and service_role INSERT the content columns only: seq, hashes, txid and time are not theirs to set');
 select ok(not has_any_column_privilege('authenticated', 'public.audit_trail', 'UPDATE')
           and not has_any_column_privilege('service_role', 'public.audit_trail', 'UPDATE'),
   'no column of the audit trail is updatable by an API role');

@@ -38,6 +38,8 @@ public sealed class FakeLlm : IAsyncDisposable
             Interlocked.Increment(ref self!._requests);
             using var doc = await JsonDocument.ParseAsync(http.Request.Body);
             var stream = doc.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+            var usage = doc.RootElement.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
+                        && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
             var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
             var words = Enumerable.Range(0, self.Tokens).Select(i => i == 0 ? "Certainly" : $" word{i}").ToList();
             await Task.Delay(self.FirstToken, http.RequestAborted);
@@ -64,8 +66,17 @@ public sealed class FakeLlm : IAsyncDisposable
                 await http.Response.WriteAsync($"data: {chunk}\n\n", http.RequestAborted);
                 await http.Response.Body.FlushAsync(http.RequestAborted);
             }
-            var done = JsonSerializer.Serialize(new { id, @object = "chat.completion.chunk", model = "fake", choices = new[] { new { index = 0, delta = new { }, finish_reason = "stop" } } });
-            await http.Response.WriteAsync($"data: {done}\n\ndata: [DONE]\n\n", http.RequestAborted);
+            var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var done = JsonSerializer.Serialize(new { id, @object = "chat.completion.chunk", created, model = "fake", choices = new[] { new { index = 0, delta = new { }, finish_reason = "stop" } } });
+            await http.Response.WriteAsync($"data: {done}\n\n", http.RequestAborted);
+            // As OpenAI does with stream_options.include_usage: a last chunk of no choices with the usage.
+            if (usage)
+                await http.Response.WriteAsync("data: " + JsonSerializer.Serialize(new
+                {
+                    id, @object = "chat.completion.chunk", created, model = "fake", choices = Array.Empty<object>(),
+                    usage = new { prompt_tokens = 40, completion_tokens = self.Tokens, total_tokens = 40 + self.Tokens },
+                }) + "\n\n", http.RequestAborted);
+            await http.Response.WriteAsync("data: [DONE]\n\n", http.RequestAborted);
         });
         await app.StartAsync();
         self = new FakeLlm(app, app.Urls.First(), firstToken ?? TimeSpan.FromMilliseconds(300), gap ?? TimeSpan.FromMilliseconds(15));

@@ -94,6 +94,7 @@ public sealed class ValidateCommand : IBenchCommand
             ("task4", "Task 4: Latency & Response Benchmarking", Task4Latency.RunAsync),
             ("task5", "Task 5: Multi-Tenant Silo Validation", Task5Isolation.RunAsync),
             (VoiceChanges.Key, VoiceChanges.Title, VoiceChanges.RunAsync),
+            ("reception", "Reception: handoff, callbacks, caller variables, knowledge gaps", ReceptionChecks.RunAsync),
             ("integration", "Integration: consistent state, no orphans", Integration.RunAsync),
         };
         try

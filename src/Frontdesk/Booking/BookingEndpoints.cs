@@ -4,7 +4,8 @@ namespace Frontdesk.Booking;
 
 public sealed record BookingView(Guid Id, Guid ClinicId, Guid SlotId, Guid? PatientId, Guid PractitionerId,
     DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Status, string Source, string? CallId,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? CancelledAt);
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? CancelledAt,
+    DateTimeOffset? ConfirmedAt = null, string? Attendance = null);
 
 public sealed record MoveBooking(Guid SlotId);
 
@@ -22,7 +23,7 @@ public static class BookingEndpoints
 
     internal const string Columns = """
         id, clinic_id, slot_id, patient_id, practitioner_id, starts_at, ends_at, status, source, call_id,
-        created_at, updated_at, cancelled_at
+        created_at, updated_at, cancelled_at, confirmed_at, attendance
         """;
 
     static async Task<Results<Ok<BookingView>, ProblemHttpResult>> Get(Guid clinicId, Guid bookingId, HttpContext http, Db db, CancellationToken ct) =>

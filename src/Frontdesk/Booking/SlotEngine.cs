@@ -27,7 +27,7 @@ public static class SlotEngine
         var raw = await s.QuerySingleOrDefaultAsync<JsonElement>(
             "select public.claim_slot(@SlotId, @PatientId, @ClinicId, @Holder, @Source, @CallId)",
             new { SlotId = slotId, PatientId = patientId, ClinicId = clinicId, Holder = holder, Source = source, CallId = callId }, ct);
-        return await OutcomeAsync(s, clinicId, raw, ct);
+        return Changed(s, await OutcomeAsync(s, clinicId, raw, ct));
     }
 
     public static async Task<SlotOutcome> HoldAsync(DbSession s, Guid slotId, Guid clinicId, string holder, int ttlSeconds, CancellationToken ct)
@@ -43,14 +43,24 @@ public static class SlotEngine
         var raw = await s.QuerySingleOrDefaultAsync<JsonElement>(
             "select public.move_booking(@BookingId, @SlotId, @ClinicId)",
             new { BookingId = bookingId, SlotId = newSlotId, ClinicId = clinicId }, ct);
-        return await OutcomeAsync(s, clinicId, raw, ct);
+        return Changed(s, await OutcomeAsync(s, clinicId, raw, ct));
     }
 
     public static async Task<SlotOutcome> CancelAsync(DbSession s, Guid bookingId, Guid clinicId, CancellationToken ct)
     {
         var raw = await s.QuerySingleOrDefaultAsync<JsonElement>(
             "select public.cancel_booking(@BookingId, @ClinicId)", new { BookingId = bookingId, ClinicId = clinicId }, ct);
-        return await OutcomeAsync(s, clinicId, raw, ct);
+        return Changed(s, await OutcomeAsync(s, clinicId, raw, ct));
+    }
+
+    /// <summary>The <see cref="Db.Committed"/> topic of a committed claim, move or cancel: the calendar
+    /// worker wakes on it (the booking triggers enqueue its job but no longer NOTIFY, issue 16).</summary>
+    public const string BookingsTopic = "bookings";
+
+    static SlotOutcome Changed(DbSession s, SlotOutcome outcome)
+    {
+        if (outcome.Status == 200) s.Changed(BookingsTopic);
+        return outcome;
     }
 
     static async Task<SlotOutcome> OutcomeAsync(DbSession s, Guid clinicId, JsonElement raw, CancellationToken ct)

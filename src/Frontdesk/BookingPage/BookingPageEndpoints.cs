@@ -61,7 +61,8 @@ public static class BookingPageEndpoints
     {
         if (await OpenAsync(token, tokens, flow, ct) is not { } opened) return await RefuseAsync(token, tokens, flow, ct);
         var (link, state) = opened;
-        var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(ct) : FormCollection.Empty;
+        // An unreadable form (control characters, too many fields) is an empty one: the CSRF check refuses it.
+        var form = await PageGuard.FormAsync(http, ct);
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",
                 "For your security this form could not be accepted (it may have been open too long). Go back, reload the page and choose your time again.",
@@ -120,7 +121,8 @@ public static class BookingPageEndpoints
     {
         if (await OpenCancelAsync(token, tokens, flow, ct) is not { } opened) return await RefuseCancelAsync(token, tokens, flow, ct);
         var (link, booking, live, clinic) = opened;
-        var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(ct) : FormCollection.Empty;
+        // An unreadable form (control characters, too many fields) is an empty one: the CSRF check refuses it.
+        var form = await PageGuard.FormAsync(http, ct);
         if (!guard.Valid(http, form, token))
             return Pages.Error(400, "Please try again",
                 "For your security this form could not be accepted. Go back, reload the page and press the button again.", clinic);

@@ -33,12 +33,16 @@ public sealed class PageGuard : IDisposable
     public const string CsrfCookie = "fd_csrf";
     public const string CsrfField = FormCsrf.Field;
 
-    readonly FormCsrf _csrf;
+    /// <summary>The patient page families that share this guard; each gets its nonce cookie on its own path.</summary>
+    static readonly string[] Families = ["/book", "/manage", "/waitlist"];
+
+    readonly Dictionary<string, FormCsrf> _csrf;
     readonly PartitionedRateLimiter<HttpContext> _limiter;
 
     public PageGuard(DevSecrets secrets, BookingPageOptions options)
     {
-        _csrf = new FormCsrf(secrets.JwtSecret(), "frontdesk booking-page csrf v1", CsrfCookie, "/book");
+        _csrf = Families.ToDictionary(family => family, family => new FormCsrf(secrets.JwtSecret(), "frontdesk booking-page csrf v1", CsrfCookie, family),
+            StringComparer.Ordinal);
         var window = TimeSpan.FromSeconds(options.WindowSeconds);
         // In memory, per instance: N instances allow N times the rate. The limit exists to stop
         // enumeration and hammering of one link; a shared limiter would cost a round trip per page.
@@ -88,9 +92,23 @@ public sealed class PageGuard : IDisposable
 
     /// <summary>The form field value for <paramref name="bound"/> (the link token the form posts to),
     /// setting the browser's random nonce cookie when it has none (double submit, <see cref="FormCsrf"/>).</summary>
-    public string Issue(HttpContext http, string bound) => _csrf.Issue(http, bound);
+    public string Issue(HttpContext http, string bound) => CsrfFor(http).Issue(http, bound);
 
-    public bool Valid(HttpContext http, IFormCollection form, string bound) => _csrf.Valid(http, form, bound);
+    public bool Valid(HttpContext http, IFormCollection form, string bound) => CsrfFor(http).Valid(http, form, bound);
+
+    /// <summary>The posted form, or an empty one when the body is not a form or cannot be read as one
+    /// (<see cref="InputGuard.ReadFormAsync"/>: control characters, too many fields): the CSRF check then
+    /// fails and the page answers its 400 page, never a 500.</summary>
+    public static async Task<IFormCollection> FormAsync(HttpContext http, CancellationToken ct) =>
+        http.Request.HasFormContentType ? (await InputGuard.ReadFormAsync(http.Request, ct)).Form ?? FormCollection.Empty : FormCollection.Empty;
+
+    /// <summary>The page family the form belongs to (/book, /manage, /waitlist): its nonce cookie goes only there.</summary>
+    FormCsrf CsrfFor(HttpContext http)
+    {
+        var path = http.Request.Path.Value ?? "/";
+        var next = path.IndexOf('/', 1);
+        return next > 0 && _csrf.TryGetValue(path[..next], out var csrf) ? csrf : _csrf[Families[0]];
+    }
 
     public void Dispose() => _limiter.Dispose();
 }

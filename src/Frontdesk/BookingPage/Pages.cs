@@ -23,6 +23,7 @@ public static class Pages
         main{max-width:34rem;margin:0 auto;padding:1rem 1rem 2rem;overflow-wrap:anywhere}
         .clinic{margin:.25rem 0 0;font-weight:600;color:#374151}
         h1{font-size:1.5rem;line-height:1.25;margin:.5rem 0 .75rem}
+        h2{font-size:1.1875rem;line-height:1.3;margin:1.75rem 0 .5rem}
         p{margin:.5rem 0}
         fieldset{border:0;margin:0;padding:0;min-width:0}
         legend{padding:0;font-weight:700}
@@ -86,17 +87,6 @@ public static class Pages
     public static ContentHttpResult Choose(ClinicView clinic, string procedure, string? patientName, string action, string csrf,
         IReadOnlyList<SlotChoice> slots, string? problem = null, string legend = "Choose a time", int status = 200, string? unavailable = null)
     {
-        var zone = ClinicTime.Zone(clinic.Timezone);
-        var days = slots.GroupBy(s => ClinicTime.Local(s.StartsAt, zone).Date).Select(day => Html.Of($"""
-            <fieldset class="day">
-            <legend>{day.Key.ToString("dddd d MMMM", En)}</legend>
-            <div class="slots">
-            {day.Select(s => Html.Of($"""
-                <label class="slot"><input type="radio" name="slot" value="{s.Id}" required><span><b>{ClinicTime.Local(s.StartsAt, zone).ToString("HH:mm", En)}</b><small>{s.Practitioner}</small></span></label>
-                """))}
-            </div>
-            </fieldset>
-            """));
         var greeting = string.IsNullOrWhiteSpace(patientName) ? "Hi there" : "Hi " + patientName.Trim();
         var problemNote = problem is null ? Html.Empty : Html.Of($"""<p class="note" role="alert">{problem}</p>""");
         var body = slots.Count == 0
@@ -112,24 +102,44 @@ public static class Pages
                 <p>{greeting}, pick a time that suits you, then confirm. Times are the clinic's local time ({clinic.Timezone}).</p>
                 <form method="post" action="{action}">
                 <input type="hidden" name="{PageGuard.CsrfField}" value="{csrf}">
-                <fieldset class="times">
-                <legend>{legend}</legend>
-                {days}
-                </fieldset>
+                {TimeChoices(clinic, slots, legend)}
                 <button type="submit">Confirm booking</button>
                 </form>
                 """);
         return Page(status, "Book your consultation", clinic, body);
     }
 
-    static Html Details(ClinicView clinic, BookedView b)
+    /// <summary>Free times as one radio group named <c>slot</c>: a fieldset with <paramref name="legend"/>, a nested
+    /// fieldset per day in the clinic's time (shared by every page that offers times).</summary>
+    internal static Html TimeChoices(ClinicView clinic, IReadOnlyList<SlotChoice> slots, string legend)
+    {
+        var zone = ClinicTime.Zone(clinic.Timezone);
+        var days = slots.GroupBy(s => ClinicTime.Local(s.StartsAt, zone).Date).Select(day => Html.Of($"""
+            <fieldset class="day">
+            <legend>{day.Key.ToString("dddd d MMMM", En)}</legend>
+            <div class="slots">
+            {day.Select(s => Html.Of($"""
+                <label class="slot"><input type="radio" name="slot" value="{s.Id}" required><span><b>{ClinicTime.Local(s.StartsAt, zone).ToString("HH:mm", En)}</b><small>{s.Practitioner}</small></span></label>
+                """))}
+            </div>
+            </fieldset>
+            """));
+        return Html.Of($"""
+            <fieldset class="times">
+            <legend>{legend}</legend>
+            {days}
+            </fieldset>
+            """);
+    }
+
+    internal static Html Details(ClinicView clinic, BookedView b)
     {
         var zone = ClinicTime.Zone(clinic.Timezone);
         var start = ClinicTime.Local(b.StartsAt, zone);
         var end = ClinicTime.Local(b.EndsAt, zone);
         return Html.Of($"""
             <dl>
-            <dt>What</dt><dd>{b.Procedure} consultation</dd>
+            <dt>What</dt><dd>{(string.IsNullOrEmpty(b.Procedure) ? "Consultation" : b.Procedure + " consultation")}</dd>
             <dt>Date</dt><dd>{start.ToString("dddd d MMMM yyyy", En)}</dd>
             <dt>Time</dt><dd>{start.ToString("HH:mm", En)}–{end.ToString("HH:mm", En)} ({clinic.Timezone})</dd>
             <dt>With</dt><dd>{b.Practitioner}</dd>
@@ -169,6 +179,6 @@ public static class Pages
         {(clinic is { Phone: { } phone } ? Html.Of($"""<p>Please call {clinic.Name} on <a href="tel:{Tel(phone)}">{phone}</a> to book.</p>""") : Html.Empty)}
         """));
 
-    static ContentHttpResult Page(int status, string title, ClinicView? clinic, Html body) =>
+    internal static ContentHttpResult Page(int status, string title, ClinicView? clinic, Html body) =>
         TypedResults.Content(Layout(title, clinic, body).ToString(), "text/html; charset=utf-8", Encoding.UTF8, status);
 }

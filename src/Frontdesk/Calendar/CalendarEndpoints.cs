@@ -177,6 +177,7 @@ public static class CalendarEndpoints
             }
         }
         var queued = changed ? await s.QuerySingleOrDefaultAsync<int>("select public.calendar_relink(@ClinicId, @PractitionerId)", args, ct) : 0;
+        if (queued > 0) s.Changed(Booking.SlotEngine.BookingsTopic);   // other instances' workers hear of the jobs after commit
         // The proof just checked (also for an unchanged link: relinking verifies an older one).
         if (calendarId is not null)
             await s.ExecuteAsync("update calendar_links set verified_at = now() where clinic_id = @ClinicId and practitioner_id = @PractitionerId", args, ct);

@@ -28,12 +28,12 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
         // SKIP LOCKED + a lease: instances never take the same job, and no lock is held across HTTP.
         var jobs = await db.QueryOnceAsync<Job>(Worker, """
             with due as (
-              select id from calendar_jobs
+              select clinic_id, id from calendar_jobs
                where done_at is null and next_attempt_at <= now() and (locked_until is null or locked_until < now())
                order by next_attempt_at limit @Limit
                for update skip locked)
             update calendar_jobs j set locked_until = now() + make_interval(secs => @Lease)
-              from due where j.id = due.id
+              from due where j.clinic_id = due.clinic_id and j.id = due.id
             returning j.id, j.clinic_id, j.booking_id, j.version, j.attempts
             """, new { Limit = limit, Lease = Math.Max(30, options.TimeoutSeconds * 6) }, ct);
         foreach (var job in jobs)
@@ -153,7 +153,7 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
                      last_error = case when version = @Version then @Error end,
                      failing_since = case when version = @Version then null else failing_since end,
                      locked_until = null, updated_at = now()
-               where id = @JobId
+               where clinic_id = @ClinicId and id = @JobId
               returning version = @Version as current)
             update bookings
                set calendar_event_id = @EventId, calendar_event_calendar = @EventCalendar, calendar_generation = @Generation,
@@ -184,7 +184,7 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
                                           else failing_since end,
                      done_at = case when version = @Version and @Count and failing_since < now() - make_interval(secs => @GiveUp) then now() end,
                      last_error = @Error, locked_until = null, updated_at = now()
-               where id = @JobId
+               where clinic_id = @ClinicId and id = @JobId
               returning done_at is not null as gave_up)
             update bookings
                set calendar_event_id = @EventId, calendar_event_calendar = @EventCalendar, calendar_generation = @Generation,

@@ -20,13 +20,27 @@ public sealed class CalendarSignal : IDisposable
 
 /// <summary>
 /// Applies calendar jobs and runs due syncs. Safe on any number of instances: jobs and syncs are
-/// claimed with FOR UPDATE SKIP LOCKED and a lease. Wakes on NOTIFY frontdesk_calendar (sent by the
-/// booking triggers, so any instance's booking wakes every instance), on the in-process signal, and
-/// otherwise polls. Runs as <see cref="SystemPath.Worker"/>.
+/// claimed with FOR UPDATE SKIP LOCKED and a lease. Wakes when a booking change commits here
+/// (Db.Committed), on NOTIFY frontdesk_calendar (sent after commit by the instance that made the
+/// change, so any instance's booking wakes every instance), on the in-process signal, and otherwise
+/// polls. Runs as <see cref="SystemPath.Worker"/>.
 /// </summary>
 public sealed partial class CalendarWorker(Db db, GoogleCalendarClient google, CalendarPush push, CalendarSync sync,
     CalendarSignal signal, CalendarOptions options, ILogger<CalendarWorker> log) : BackgroundService
 {
+    public const string Channel = "frontdesk_calendar";
+
+    // Booking changes commit without NOTIFY (issue 16); this instance wakes on Db.Committed and tells
+    // the others after commit, once per burst.
+    readonly DebouncedNotify _notify = new(db.DataSource, Channel, TimeSpan.FromMilliseconds(50), log);
+
+    void OnCommitted(string topic)
+    {
+        if (topic != Booking.SlotEngine.BookingsTopic) return;
+        signal.Set();
+        _notify.Request();
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!google.Enabled)
@@ -34,6 +48,8 @@ public sealed partial class CalendarWorker(Db db, GoogleCalendarClient google, C
             Log.Off(log);
             return;
         }
+        db.Committed += OnCommitted;
+        using var unsubscribe = stoppingToken.Register(() => db.Committed -= OnCommitted);
         var listener = ListenAsync(stoppingToken);
         var poll = TimeSpan.FromSeconds(options.PollSeconds);
         while (!stoppingToken.IsCancellationRequested)
@@ -67,7 +83,7 @@ public sealed partial class CalendarWorker(Db db, GoogleCalendarClient google, C
             {
                 await using var conn = await db.DataSource.OpenConnectionAsync(stop);
                 conn.Notification += (_, _) => signal.Set();
-                await using (var cmd = new NpgsqlCommand("listen frontdesk_calendar", conn))
+                await using (var cmd = new NpgsqlCommand("listen " + Channel, conn))
                     await cmd.ExecuteNonQueryAsync(stop);
                 signal.Set(); // anything enqueued before LISTEN took effect
                 while (!stop.IsCancellationRequested)

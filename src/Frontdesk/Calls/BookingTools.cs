@@ -12,7 +12,7 @@ sealed record FreeSlot(Guid Id, DateTimeOffset StartsAt, string Practitioner);
 static class ToolArgs
 {
     public static string? Text(JsonElement args, string name, int max = 200) =>
-        args.Str(name) is { } s && !string.IsNullOrWhiteSpace(s) ? (s.Length > max ? s[..max] : s.Trim()) : null;
+        args.Scalar(name) is { } s && !string.IsNullOrWhiteSpace(s) ? (s.Length > max ? s[..max] : s.Trim()) : null;
 
     public static JsonObject Schema(params (string Name, string Type, string Description)[] properties) => new()
     {
@@ -83,7 +83,7 @@ public sealed class CheckAvailabilityTool : IVapiTool, IVapiToolSchema
                (fit is null ? ". To book, call book_appointment with the chosen slotId." : $". To book, call book_appointment with the chosen slotId and procedure {fit.Name}.");
     }
 
-    static (DateTimeOffset? From, DateTimeOffset? To) Day(string? text, TimeZoneInfo zone)
+    internal static (DateTimeOffset? From, DateTimeOffset? To) Day(string? text, TimeZoneInfo zone)
     {
         if (text is null) return (null, null);
         var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, zone).DateTime);
@@ -93,14 +93,14 @@ public sealed class CheckAvailabilityTool : IVapiTool, IVapiToolSchema
         else if (t == "tomorrow") day = today.AddDays(1);
         else if (Enum.TryParse<DayOfWeek>(t, ignoreCase: true, out var dow) && !int.TryParse(t, out _))
             day = today.AddDays(((int)dow - (int)today.DayOfWeek + 7) % 7);
-        else if (DateOnly.TryParseExact(t, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) day = d;
-        else if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var dto))
+        else if (ClinicTime.TryParseDay(t, out var d)) day = d;
+        else if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var dto) && ClinicTime.Plausible(dto))
             day = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(dto, zone).DateTime);
         else throw new VapiToolException("I didn't catch the date. Could you say the day again?");
         return (Start(day, zone), Start(day.AddDays(1), zone));
     }
 
-    static DateTimeOffset Start(DateOnly day, TimeZoneInfo zone)
+    internal static DateTimeOffset Start(DateOnly day, TimeZoneInfo zone)
     {
         var wall = day.ToDateTime(TimeOnly.MinValue);
         while (zone.IsInvalidTime(wall)) wall = wall.AddMinutes(1);

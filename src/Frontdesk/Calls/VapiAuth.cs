@@ -3,7 +3,9 @@ using System.Text;
 
 namespace Frontdesk.Calls;
 
-public sealed record VapiClinic(Guid Id, string Name, string Timezone, string? SmsFrom, string? AssistantId, string? PhoneNumberId, string Secret);
+/// <summary>A clinic as Vapi requests see it; <paramref name="Hmac"/>: it also signs its requests.</summary>
+public sealed record VapiClinic(Guid Id, string Name, string Timezone, string? SmsFrom, string? AssistantId, string? PhoneNumberId, string Secret,
+    bool Hmac = false);
 
 /// <summary>
 /// Finds the clinic a Vapi request belongs to from its shared secret alone — before the body is
@@ -25,7 +27,7 @@ public static class VapiAuth
         if (presented is null || presented.Length > 512) return null;
         var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
         var rows = await db.QueryOnceAsync<VapiClinic>(RequestClaims.AsSystem(SystemPath.WebhookClinicResolution), """
-            select id, name, timezone, sms_from, vapi_assistant_id, vapi_phone_number_id, vapi_secret
+            select id, name, timezone, sms_from, vapi_assistant_id, vapi_phone_number_id, vapi_secret, vapi_hmac
             from clinics where vapi_secret_sha256 = @Digest
             """, new { Digest = digest }, ct);
         if (rows is not [var clinic]) return null;

@@ -106,8 +106,8 @@ public static class VapiEvents
             EndedReason = message.Str("endedReason"),
             StartedAt = isReport ? VapiMessage.Time(message.Get("startedAt")) : null,
             EndedAt = isReport ? VapiMessage.Time(message.Get("endedAt")) : null,
-            Cost = isReport && message.Get("cost") is { ValueKind: JsonValueKind.Number } c ? c.GetDecimal() : (decimal?)null,
-            Duration = isReport && message.Get("durationSeconds") is { ValueKind: JsonValueKind.Number } d ? d.GetDecimal() : (decimal?)null,
+            Cost = isReport && message.Get("cost") is { ValueKind: JsonValueKind.Number } c ? c.TryGetDecimal(out var cost) ? cost : (decimal?)null : null,
+            Duration = isReport && message.Get("durationSeconds") is { ValueKind: JsonValueKind.Number } d ? d.TryGetDecimal(out var duration) ? duration : (decimal?)null : null,
             Content = content,
         }, ct);
     }

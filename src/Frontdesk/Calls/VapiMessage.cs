@@ -23,13 +23,47 @@ public static partial class VapiMessage
         return e.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined ? null : e;
     }
 
+    /// <summary>A string member; null when absent, null or of another type (a number is not an id or a
+    /// type: <see cref="Invalid"/> refuses wrong types of the members the webhook relies on).</summary>
     public static string? Str(this JsonElement e, params string[] path) =>
+        e.Get(path) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
+
+    /// <summary>A scalar member as text. For tool arguments: a model writes 10 as readily as "10".</summary>
+    public static string? Scalar(this JsonElement e, params string[] path) =>
         e.Get(path) is { } v ? v.ValueKind switch
         {
             JsonValueKind.String => v.GetString(),
             JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => v.GetRawText(),
             _ => null,
         } : null;
+
+    static readonly string[][] StringMembers =
+    [
+        ["type"], ["status"], ["endedReason"], ["call", "id"], ["call", "assistantId"], ["call", "phoneNumberId"],
+        ["assistant", "id"], ["phoneNumber", "id"], ["customer", "number"], ["call", "customer", "number"],
+    ];
+
+    /// <summary>Why the message cannot be processed, or null: the members the webhook keys on, stores or
+    /// compares have the JSON type and size Vapi sends (checked before any of them reaches the database).</summary>
+    public static string? Invalid(JsonElement message)
+    {
+        foreach (var name in new[] { "call", "customer", "assistant", "phoneNumber", "analysis", "artifact" })
+            if (message.Get(name) is { ValueKind: not JsonValueKind.Object })
+                return $"{name} must be an object.";
+        foreach (var path in StringMembers)
+            if (message.Get(path) is { ValueKind: not JsonValueKind.String })
+                return $"{string.Join('.', path)} must be a string.";
+        if (message.Str("type") is not { Length: > 0 and <= 100 })
+            return "The body must be {\"message\": {\"type\": …}} with a type of 1–100 characters.";
+        if (CallId(message) is { Length: 0 or > 200 })
+            return "call.id is 1–200 characters.";
+        if (message.Str("status") is { Length: > 100 })
+            return "status is at most 100 characters.";
+        foreach (var number in (string[])["cost", "durationSeconds"])
+            if (message.Get(number) is { } n && (n.ValueKind != JsonValueKind.Number || !n.TryGetDecimal(out _)))
+                return $"{number} must be a number.";
+        return null;
+    }
 
     public static string? CallId(JsonElement message) => message.Str("call", "id");
 
@@ -48,7 +82,7 @@ public static partial class VapiMessage
     {
         if (string.IsNullOrWhiteSpace(s)) return null;
         if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var n)) return FromEpoch(n);
-        return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var d) ? d.ToUniversalTime() : null;
+        return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var d) && ClinicTime.Plausible(d) ? d.ToUniversalTime() : null;
     }
 
     static DateTimeOffset? FromEpoch(double n) =>

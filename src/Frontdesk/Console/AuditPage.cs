@@ -6,7 +6,8 @@ using Frontdesk.BookingPage;
 namespace Frontdesk.StaffConsole;
 
 /// <summary>The clinic's audit trail, newest first, filtered by action, actor or entity, with the
-/// hash chain's verification (<c>audit_verify</c>) at the top.</summary>
+/// hash chain's verification (<c>audit_verify</c>) at the top. Rows committed moments ago show as
+/// "sealing…" until the audit sealer links them into the chain (issue 16).</summary>
 public static class AuditPage
 {
     public const int PageSize = 100;
@@ -29,12 +30,12 @@ public static class AuditPage
         {
             rows = await s.QueryAsync<AuditEntry>("""
                 select seq, at, actor, action, entity, entity_id, detail from audit_trail
-                where clinic_id = @C and seq is not null
+                where clinic_id = @C
                   and (@Before::bigint is null or seq < @Before)
                   and (@Action::text is null or action = @Action)
                   and (@Actor::text is null or actor = @Actor)
                   and (@Entity::text is null or entity = @Entity)
-                order by seq desc limit @Limit
+                order by seq desc nulls first, id desc limit @Limit
                 """, new { C = user.ClinicId, Before = before, Action = action, Actor = actor, Entity = entity, Limit = PageSize }, ct);
             actions = await s.QueryAsync<string>("select distinct action from audit_trail where clinic_id = @C order by 1", new { C = user.ClinicId }, ct);
             broken = await s.QuerySingleOrDefaultAsync<Broken>("select broken_seq, reason from public.audit_verify(@C) limit 1", new { C = user.ClinicId }, ct);
@@ -46,7 +47,7 @@ public static class AuditPage
             : Html.Of($"""<p class="note ok" role="status"><b>The chain verifies:</b> all {sealedRows} entries are unchanged and none is missing.</p>""");
         var tz = user.ClinicTimezone;
         var list = rows.Select(r => Html.Of($"""
-            <tr><td>{r.Seq}</td><td>{ConsoleLayout.Local(r.At, tz, "d MMM yyyy HH:mm:ss")}</td><td>{r.Actor}</td><td>{r.Action}</td>
+            <tr><td>{(r.Seq is { } n ? n.ToString(CultureInfo.InvariantCulture) : "sealing…")}</td><td>{ConsoleLayout.Local(r.At, tz, "d MMM yyyy HH:mm:ss")}</td><td>{r.Actor}</td><td>{r.Action}</td>
             <td>{r.Entity}{(r.EntityId is null ? "" : " " + Short(r.EntityId))}</td><td><code>{Detail(r.Detail)}</code></td></tr>
             """));
         var query = $"action={Uri.EscapeDataString(action ?? "")}&actor={Uri.EscapeDataString(actor ?? "")}&entity={Uri.EscapeDataString(entity ?? "")}";

@@ -98,6 +98,7 @@ public static partial class FollowUpSettingsEndpoints
         if (Forbidden(http.Claims()) is { } denied) return denied;
         name = name.Trim();
         if (name.Length is 0 or > 100) return Problems.Invalid("The procedure name is 1–100 characters.");
+        if (body.Synonyms.Any(x => x is null)) return Problems.Invalid("synonyms are strings.");
         var synonyms = body.Synonyms.Select(x => x.Trim()).Where(x => x.Length > 0).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
         if (synonyms.Length > 50 || synonyms.Any(x => x.Length > 100)) return Problems.Invalid("At most 50 synonyms of at most 100 characters.");
         if (body.GuidePath is { } g && (g.Length > 500 || !(g.StartsWith('/') || Uri.TryCreate(g, UriKind.Absolute, out var u) && u.Scheme == Uri.UriSchemeHttps)))

@@ -27,8 +27,11 @@ public static partial class SmsTemplate
         new HashSet<string>(["patientName", "procedure", "pdfLink", "bookingLink", "clinicName", "agentName"], StringComparer.Ordinal);
 
     /// <summary>Placeholders a clinic's template names that no follow-up fills (a typo would go out verbatim).</summary>
-    public static IReadOnlyList<string> UnknownPlaceholders(string template) =>
-        Placeholder().Matches(template).Select(m => m.Groups[1].Value).Where(n => !Known.Contains(n)).Distinct().ToList();
+    public static IReadOnlyList<string> UnknownPlaceholders(string template) => UnknownPlaceholders(template, Known);
+
+    /// <summary>The same check against another template's placeholders (reminders have their own).</summary>
+    public static IReadOnlyList<string> UnknownPlaceholders(string template, IReadOnlySet<string> known) =>
+        Placeholder().Matches(template).Select(m => m.Groups[1].Value).Where(n => !known.Contains(n)).Distinct().ToList();
 
     [GeneratedRegex(@"\{\{\s*(\w+)\s*\}\}")]
     private static partial Regex Placeholder();

@@ -39,12 +39,11 @@ public static partial class Chunker
         foreach (var raw in content.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n'))
         {
             var line = raw.TrimEnd();
-            if (Heading().Match(line) is { Success: true } h)
+            if (Heading(line) is var (level, heading))
             {
                 Flush();
-                var level = h.Groups[1].Length;
                 headings.RemoveAll(x => x.Level >= level);
-                headings.Add((level, h.Groups[2].Value.Trim()));
+                headings.Add((level, heading));
                 continue;
             }
             if (line.Trim().Length == 0)
@@ -96,14 +95,30 @@ public static partial class Chunker
     /// <summary>The first level-1 heading, which usually restates the document's title.</summary>
     public static string? FirstH1(string content) =>
         content.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n')
-            .Select(l => Heading().Match(l.TrimEnd()))
-            .FirstOrDefault(m => m.Success && m.Groups[1].Length == 1)?.Groups[2].Value.Trim();
+            .Select(l => Heading(l.TrimEnd()))
+            .FirstOrDefault(h => h?.Level == 1)?.Text;
+
+    /// <summary>
+    /// An ATX heading ("## Price ##"): its level and text, or null. A hand parser because the pattern
+    /// it replaces, <c>^(#{1,6})\s+(.+?)\s*#*\s*$</c>, backtracked cubically on a heading line with a
+    /// long run of spaces (a 20 KB line pinned a core for minutes). A closing run of # is dropped
+    /// when a space precedes it, as CommonMark says ("# C#" stays "C#").
+    /// </summary>
+    internal static (int Level, string Text)? Heading(string line)
+    {
+        var level = 0;
+        while (level < line.Length && line[level] == '#') level++;
+        if (level is 0 or > 6 || level == line.Length || !char.IsWhiteSpace(line[level])) return null;
+        var text = line.AsSpan(level).Trim();
+        var end = text.Length;
+        while (end > 0 && text[end - 1] == '#') end--;
+        if (end == 0) return null;
+        if (end < text.Length && char.IsWhiteSpace(text[end - 1])) text = text[..end].TrimEnd();
+        return (level, text.ToString());
+    }
 
     /// <summary>Plain text for speech and for the model's context: no Markdown marks.</summary>
     public static string Plain(string text) => Spaces().Replace(Marks().Replace(text, ""), " ").Trim();
-
-    [GeneratedRegex(@"^(#{1,6})\s+(.+?)\s*#*\s*$")]
-    private static partial Regex Heading();
 
     [GeneratedRegex(@"^\s*(?:[-*+]|\d+[.)])\s+")]
     private static partial Regex ListItem();
@@ -114,7 +129,8 @@ public static partial class Chunker
     [GeneratedRegex(@"(?<=[.!?])\s+")]
     private static partial Regex SentenceEnd();
 
-    [GeneratedRegex(@"\*\*|__|`|^#+\s*|\[|\]\([^)]*\)", RegexOptions.Multiline)]
+    // Non-backtracking: "](" without a closing ")" made [^)]* scan to the end from every one (quadratic).
+    [GeneratedRegex(@"\*\*|__|`|^#+\s*|\[|\]\([^)]*\)", RegexOptions.Multiline | RegexOptions.NonBacktracking)]
     private static partial Regex Marks();
 
     [GeneratedRegex(@"\s+")]

@@ -4,8 +4,10 @@ using Frontdesk.Calls;
 
 namespace Frontdesk.Knowledge;
 
-/// <summary>The Vapi tool <c>lookup_knowledge {question}</c>: the best passages as one spoken line.</summary>
-public sealed class LookupKnowledgeTool(KnowledgePrefetch prefetch) : IVapiTool
+/// <summary>The Vapi tool <c>lookup_knowledge {question}</c>: the best passages as one spoken line — or, for
+/// clinical advice and emergencies, the clinic's consultation offer or emergency instruction; a question
+/// the knowledge base cannot answer is recorded as a gap (Reception/KnowledgeTriage.cs).</summary>
+public sealed class LookupKnowledgeTool(Reception.KnowledgeTriage triage) : IVapiTool
 {
     public const int MaxSpokenChars = 600;
     public string Name => "lookup_knowledge";
@@ -30,24 +32,31 @@ public sealed class LookupKnowledgeTool(KnowledgePrefetch prefetch) : IVapiTool
             : null;
         if (string.IsNullOrWhiteSpace(question))
             throw new VapiToolException("I need the caller's question to look it up.");
-        var (hits, _) = await prefetch.GetAsync(context.Clinic.Id, context.CallId, question, TimeSpan.FromSeconds(2), ct);
-        return hits.Count == 0
-            ? "The clinic's information does not cover that. Offer to take a message or book a consultation."
-            : KnowledgeSpeech.Passages(hits, MaxSpokenChars);
+        var answer = await triage.AnswerAsync(context, question, explicitQuestion: true, ct);
+        if (answer.Spoken is { } spoken) return spoken;
+        if (answer.Hits.Count == 0)
+            return "The clinic's information does not cover that; the question has been passed on to the team. " +
+                   "Offer a call back from the team (request_callback) or a consultation.";
+        var passages = KnowledgeSpeech.Passages(answer.Hits, MaxSpokenChars);
+        return answer.GapId is null
+            ? passages
+            : passages + " (These passages may not answer the question; it has been passed on to the team. If they don't, offer a call back or a consultation.)";
     }
 }
 
 /// <summary>Vapi's custom knowledge base: <c>knowledge-base-request</c> → <c>{documents: [{content, similarity}]}</c>
-/// for the conversation's last user message.</summary>
-public sealed class KnowledgeBaseRequestHandler(KnowledgePrefetch prefetch) : IVapiMessageHandler
+/// for the conversation's last user message (through Reception/KnowledgeTriage.cs: advice and emergencies get
+/// one document with the clinic's answer; no relevant passage, no documents and a gap recorded).</summary>
+public sealed class KnowledgeBaseRequestHandler(Reception.KnowledgeTriage triage) : IVapiMessageHandler
 {
     public string Type => "knowledge-base-request";
 
     public async Task<object?> HandleAsync(VapiContext context, CancellationToken ct)
     {
         var question = KnowledgeSpeech.LastUserText(context.Message);
-        var (hits, _) = await prefetch.GetAsync(context.Clinic.Id, context.CallId, question, TimeSpan.FromSeconds(2), ct);
-        return new KnowledgeDocuments([.. hits.Select(h => new KnowledgeDocument(Chunker.Plain(h.Text), Similarity(h.Score)))]);
+        var answer = await triage.AnswerAsync(context, question, explicitQuestion: false, ct);
+        if (answer.Spoken is { } spoken) return new KnowledgeDocuments([new KnowledgeDocument(spoken, 1.0)]);
+        return new KnowledgeDocuments([.. answer.Hits.Select(h => new KnowledgeDocument(Chunker.Plain(h.Text), Similarity(h.Score)))]);
     }
 
     /// <summary>Vapi expects 0..1; score/(1+score) keeps the order and needs no corpus statistics.</summary>

@@ -1,64 +1,64 @@
 using System.Buffers;
-using System.ClientModel;
-using System.ClientModel.Primitives;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
 using Frontdesk.Calls;
 using Frontdesk.Knowledge;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.AI;
-using OpenAI;
 
 namespace Frontdesk.Latency;
 
 /// <summary>The OpenAI-compatible upstream (FRONTDESK_LLM_*). Unset base URL → the endpoint answers 503.</summary>
-public sealed class LlmUpstream
+public sealed class LlmUpstream : IDisposable
 {
+    /// <summary>How long the upstream may take to answer (headers), and to go quiet mid-stream.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
     public string? BaseUrl { get; }
     public string Model { get; }
-    public IChatClient? Chat { get; }
+    public string ApiKey { get; }
+    public HttpClient Http { get; }
 
     public LlmUpstream(IConfiguration config)
     {
-        BaseUrl = config["FRONTDESK_LLM_BASE_URL"] is { Length: > 0 } b ? b : null;
+        BaseUrl = config["FRONTDESK_LLM_BASE_URL"] is { Length: > 0 } b ? b.TrimEnd('/') : null;
         Model = config["FRONTDESK_LLM_MODEL"] is { Length: > 0 } m ? m : "gpt-4o-mini";
-        if (BaseUrl is null) return;
+        ApiKey = config["FRONTDESK_LLM_API_KEY"] is { Length: > 0 } k ? k : "unused";
         // One pooled connection set for every call: a warm connection saves a TCP (and TLS) handshake
-        // on the caller's critical path.
-        var http = new HttpClient(new SocketsHttpHandler
+        // on the caller's critical path. No retries: a retried first token is a silence the caller
+        // hears; Vapi has its own fallback.
+        Http = new HttpClient(new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             EnableMultipleHttp2Connections = true,
             ConnectTimeout = TimeSpan.FromSeconds(5),
-        }) { Timeout = Timeout.InfiniteTimeSpan };
-        var client = new OpenAIClient(new ApiKeyCredential(config["FRONTDESK_LLM_API_KEY"] is { Length: > 0 } k ? k : "unused"), new OpenAIClientOptions
-        {
-            Endpoint = new Uri(BaseUrl),
-            Transport = new HttpClientPipelineTransport(http),
-            // No retries: a retried first token is a silence the caller hears; Vapi has its own fallback.
-            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-            NetworkTimeout = TimeSpan.FromSeconds(60),
-        });
-        Chat = client.GetChatClient(Model).AsIChatClient();
+        }) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
     }
+
+    public void Dispose() => Http.Dispose();
 }
 
 /// <summary>
 /// <c>POST /vapi/llm/chat/completions</c>: Frontdesk as the voice agent's custom LLM. Adds the
 /// clinic's knowledge for the caller's latest question to the prompt and relays the upstream model's
-/// tokens the moment they arrive (one SSE event and one flush per update, nothing buffered); a
-/// caller hanging up cancels the upstream request.
+/// answer unchanged (<see cref="LlmWire"/>): each SSE event is written and flushed the moment it is
+/// complete, nothing buffered; an upstream error event ends the stream as an error; a caller hanging
+/// up cancels the upstream request.
 /// </summary>
+/// <remarks>
+/// A relay of the raw wire, not Microsoft.Extensions.AI's IChatClient: that abstraction rebuilds the
+/// request and the answer from its own model, and what it cannot represent is lost — the legacy
+/// <c>functions</c> list (Vapi's endCall), <c>max_tokens</c> (sent as <c>max_completion_tokens</c>),
+/// the usage chunk (it became a second finish chunk), the upstream's ids and timestamps, and error
+/// events in the stream (dropped, so half a sentence ended with [DONE]). Vapi must get exactly what
+/// the model said, so the bytes pass through.
+/// </remarks>
 public static partial class CustomLlmEndpoint
 {
     /// <summary>How long the model path waits for knowledge it does not have yet (the seed's KB budget).</summary>
     public static readonly TimeSpan KnowledgeBudget = TimeSpan.FromMilliseconds(150);
     public const string KnowledgeHeader = "X-Frontdesk-Knowledge";
-
-    static readonly byte[] MidStreamError =
-        Encoding.UTF8.GetBytes("data: {\"error\":{\"message\":\"The upstream model failed mid-answer.\",\"type\":\"upstream_error\"}}\n\n");
 
     static readonly Histogram<double> FirstUpstreamToken = FrontdeskMeter.Meter.CreateHistogram<double>("frontdesk.llm.upstream_first_token", "ms",
         "From sending the upstream request to its first token");
@@ -88,141 +88,199 @@ public static partial class CustomLlmEndpoint
             await Problems.Problem(401, Problems.Unauthorized, "Authentication required", "The clinic's Vapi secret is required as a bearer key.").ExecuteAsync(http);
             return;
         }
-        if (upstream.Chat is null)
+        if (upstream.BaseUrl is null)
         {
             await Problems.Problem(503, Problems.Unavailable, "No upstream model configured", "Set FRONTDESK_LLM_BASE_URL (and _API_KEY, _MODEL).").ExecuteAsync(http);
             return;
         }
 
-        JsonElement body;
-        List<ChatMessage> messages;
-        ChatOptions options;
-        try
+        using var received = new MemoryStream();
+        await http.Request.Body.CopyToAsync(received, ct);
+        if (!InputGuard.TryParseJson(received.GetBuffer().AsMemory(0, (int)received.Length), out var body, out var unreadable))
         {
-            using var doc = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: ct);
-            body = doc.RootElement.Clone();
-            if (body.ValueKind != JsonValueKind.Object || !body.TryGetProperty("messages", out var raw) || raw.ValueKind != JsonValueKind.Array || raw.GetArrayLength() == 0)
-            {
-                await Problems.Invalid("messages must be a non-empty array.").ExecuteAsync(http);
-                return;
-            }
-            messages = LlmWire.ToMessages(raw);
-            options = LlmWire.ToOptions(body, upstream.Model);
+            await unreadable!.ExecuteAsync(http);
+            return;
         }
-        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or KeyNotFoundException or DecoderFallbackException)
+        if (LlmWire.Invalid(body) is { } invalid)
         {
-            await Problems.Problem(400, Problems.MalformedRequest, "The request is not an OpenAI chat completion request",
-                e is FormatException ? e.Message : null).ExecuteAsync(http);
+            await Problems.Invalid(invalid).ExecuteAsync(http);
             return;
         }
 
         var callId = body.TryGetProperty("call", out var call) ? KnowledgeSpeech.Str(call, "id") : null;
-        var question = messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text;
-        var (hits, outcome) = await prefetch.GetAsync(clinic.Id, callId, question, KnowledgeBudget, ct);
-        if (hits.Count > 0) InsertContext(messages, hits);
+        var (hits, outcome) = await prefetch.GetAsync(clinic.Id, callId, LlmWire.LastUserText(body), KnowledgeBudget, ct);
         http.Response.Headers[KnowledgeHeader] = outcome;
 
-        var stream = body.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
-        var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
-        var upstreamStarted = Stopwatch.GetTimestamp();
-        if (!stream)
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(LlmUpstream.Timeout);
+        using var request = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl + "/chat/completions")
         {
-            ChatResponse response;
-            try
-            {
-                response = await upstream.Chat.GetResponseAsync(messages, options, ct);
-            }
-            catch (ClientResultException e)
-            {
-                Log.UpstreamFailed(log, e.Status, "before the answer");
-                await UpstreamProblem(http, e.Status);
-                return;
-            }
-            catch (Exception e) when (e is HttpRequestException or IOException)
-            {
-                Log.UpstreamFailed(log, 0, "before the answer");
-                await UpstreamProblem(http, 0);
-                return;
-            }
-            http.Response.ContentType = "application/json";
-            await http.Response.Body.WriteAsync(LlmWire.Completion(response, id, upstream.Model), ct);
-            return;
-        }
-
-        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        var first = true;
+            Content = new ByteArrayContent(LlmWire.ToUpstream(body, upstream.Model, hits.Count > 0 ? Context(hits) : null)),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", upstream.ApiKey);
+        var upstreamStarted = Stopwatch.GetTimestamp();
+        HttpResponseMessage response;
         try
         {
-            await foreach (var update in upstream.Chat.GetStreamingResponseAsync(messages, options, ct))
-            {
-                if (first)
-                {
-                    var upstreamFirst = Stopwatch.GetElapsedTime(upstreamStarted).TotalMilliseconds;
-                    http.Response.StatusCode = 200;
-                    http.Response.ContentType = "text/event-stream";
-                    http.Response.Headers.CacheControl = "no-cache";
-                    LlmWire.WriteChunk(buffer, update, id, upstream.Model, first: true);
-                    await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
-                    await http.Response.Body.FlushAsync(ct);
-                    var firstByte = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                    var outcomeTag = new KeyValuePair<string, object?>("knowledge", outcome);
-                    FirstUpstreamToken.Record(upstreamFirst, outcomeTag);
-                    FirstByte.Record(firstByte, outcomeTag);
-                    Overhead.Record(firstByte - upstreamFirst, outcomeTag);
-                    first = false;
-                }
-                else
-                {
-                    LlmWire.WriteChunk(buffer, update, id, upstream.Model, first: false);
-                    await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
-                    await http.Response.Body.FlushAsync(ct);
-                }
-                buffer.ResetWrittenCount();
-            }
+            response = await upstream.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            return;   // the caller hung up (or Vapi moved on): the upstream request is already cancelled
+            return;   // the caller hung up (or Vapi moved on)
         }
-        catch (Exception e) when (e is ClientResultException or HttpRequestException or IOException)
+        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
         {
-            var status = (e as ClientResultException)?.Status ?? 0;
-            if (first)
-            {
-                Log.UpstreamFailed(log, status, "before the first token");
-                await UpstreamProblem(http, status);
-                return;
-            }
-            // Headers are gone: the stream ends with an error event instead of hanging.
-            Log.UpstreamFailed(log, status, "mid-stream");
-            await http.Response.Body.WriteAsync(MidStreamError, CancellationToken.None);
-            await http.Response.Body.FlushAsync(CancellationToken.None);
+            Log.UpstreamFailed(log, 0, "before the answer");
+            await UpstreamProblem(http, null, null);
             return;
         }
-        if (first)
+        using (response)
         {
-            // An upstream that answered nothing: still a well-formed (empty) stream.
-            http.Response.ContentType = "text/event-stream";
+            if (!response.IsSuccessStatusCode)
+            {
+                Log.UpstreamFailed(log, (int)response.StatusCode, "before the answer");
+                await UpstreamProblem(http, response, await ErrorBodyAsync(response, timeout.Token));
+                return;
+            }
+            var stream = response.Content.Headers.ContentType?.MediaType == "text/event-stream";
+            void Measure()
+            {
+                var upstreamFirst = Stopwatch.GetElapsedTime(upstreamStarted).TotalMilliseconds;
+                var firstByte = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                var tag = new KeyValuePair<string, object?>("knowledge", outcome);
+                FirstUpstreamToken.Record(upstreamFirst, tag);
+                FirstByte.Record(firstByte, tag);
+                Overhead.Record(firstByte - upstreamFirst, tag);
+            }
+            try
+            {
+                if (stream)
+                    await RelayEventsAsync(http, response, timeout, Measure, log, ct);
+                else
+                {
+                    var answer = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+                    Measure();
+                    http.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
+                    await http.Response.Body.WriteAsync(answer, ct);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // The caller hung up: disposing the response cancels the upstream request.
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException && !http.Response.HasStarted)
+            {
+                Log.UpstreamFailed(log, 0, "before the first token");
+                await UpstreamProblem(http, null, null);
+            }
         }
-        await http.Response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), ct);
-        await http.Response.Body.FlushAsync(ct);
     }
 
-    /// <summary>The knowledge goes in a system message just before the caller's last message: the
-    /// prompt's prefix stays identical from turn to turn, which lets the upstream's prompt cache work.</summary>
-    static void InsertContext(List<ChatMessage> messages, IReadOnlyList<KnowledgeHit> hits)
+    /// <summary>Upstream SSE events to the caller one complete event at a time, each flushed at once.
+    /// The stream ends where the upstream's does: [DONE], or an error event (relayed, then nothing
+    /// more). An upstream that breaks off or goes quiet without either gets our own error event, so
+    /// half an answer is never taken for a whole one.</summary>
+    static async Task RelayEventsAsync(HttpContext http, HttpResponseMessage response, CancellationTokenSource timeout, Action measure,
+        ILogger log, CancellationToken ct)
+    {
+        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token), Encoding.UTF8);
+        var evt = new StringBuilder();
+        var data = new StringBuilder();
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        string ending = "broke off";
+        try
+        {
+            while (await reader.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.Length > 0)
+                {
+                    evt.Append(line).Append('\n');
+                    if (line.StartsWith("data:", StringComparison.Ordinal))
+                        data.Append(line.AsSpan(line.StartsWith("data: ", StringComparison.Ordinal) ? 6 : 5));
+                    continue;
+                }
+                if (evt.Length == 0) continue;
+                evt.Append('\n');
+                if (!http.Response.HasStarted)
+                {
+                    http.Response.StatusCode = 200;
+                    http.Response.ContentType = "text/event-stream";
+                    http.Response.Headers.CacheControl = "no-cache";
+                }
+                buffer.ResetWrittenCount();
+                Encoding.UTF8.GetBytes(evt.ToString(), buffer);
+                var first = !http.Response.HasStarted;
+                await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
+                await http.Response.Body.FlushAsync(ct);
+                if (first) measure();
+                timeout.CancelAfter(LlmUpstream.Timeout);   // quiet for this long mid-answer: broken
+                var payload = data.ToString().Trim();
+                evt.Clear();
+                data.Clear();
+                if (payload == "[DONE]") return;
+                if (LlmWire.IsError(payload))
+                {
+                    Log.UpstreamFailed(log, 200, "mid-stream, with an error event (relayed)");
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException || e is OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            if (!http.Response.HasStarted) throw;
+            ending = e is OperationCanceledException ? "went quiet" : "broke off";
+        }
+        if (!http.Response.HasStarted)
+        {
+            http.Response.StatusCode = 200;
+            http.Response.ContentType = "text/event-stream";
+        }
+        Log.UpstreamFailed(log, 0, "mid-stream (" + ending + ")");
+        await http.Response.Body.WriteAsync(LlmWire.ErrorEvent($"The upstream model {ending} mid-answer."), CancellationToken.None);
+        await http.Response.Body.FlushAsync(CancellationToken.None);
+    }
+
+    static async Task<string> ErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        try
+        {
+            var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+            return Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 64 * 1024));
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>The system message with the clinic's knowledge (placed by <see cref="LlmWire.ToUpstream"/>).</summary>
+    static string Context(IReadOnlyList<KnowledgeHit> hits)
     {
         var sb = new StringBuilder("Clinic information that may answer the caller's latest question. Use it when it is relevant; if it does not cover the question, say you will check with the team.");
         foreach (var h in hits)
             sb.Append("\n- ").Append(h.Title).Append(h.Heading.Length > 0 ? " / " + h.Heading : "").Append(": ").Append(Chunker.Plain(h.Text));
-        var lastUser = messages.FindLastIndex(m => m.Role == ChatRole.User);
-        messages.Insert(lastUser < 0 ? messages.Count : lastUser, new ChatMessage(ChatRole.System, sb.ToString()));
+        return sb.ToString();
     }
 
-    static Task UpstreamProblem(HttpContext http, int status) =>
-        Problems.Problem(502, Problems.Upstream, "The upstream model failed",
-            status > 0 ? $"The upstream answered {status}." : "The upstream could not be reached.").ExecuteAsync(http);
+    /// <summary>An upstream that did not answer, or refused: a problem that names its status. The
+    /// upstream's own 400/422 means the request was not acceptable — the caller's 400 — anything else
+    /// is a 502; Retry-After is passed on. Never the upstream's message: it can name the account.</summary>
+    static Task UpstreamProblem(HttpContext http, HttpResponseMessage? response, string? errorBody)
+    {
+        if (response is null)
+            return Problems.Problem(502, Problems.Upstream, "The upstream model failed", "The upstream could not be reached or did not answer in time.")
+                .ExecuteAsync(http);
+        var status = (int)response.StatusCode;
+        var (type, code) = LlmWire.ErrorOf(errorBody ?? "");
+        var extensions = new Dictionary<string, object?> { ["upstreamStatus"] = status, ["upstreamErrorType"] = type, ["upstreamErrorCode"] = code };
+        if (response.Headers.RetryAfter is { } retry) http.Response.Headers.RetryAfter = retry.ToString();
+        var detail = $"The upstream answered {status} {response.ReasonPhrase}.";
+        return (status is 400 or 422
+            ? Problems.Problem(400, Problems.Validation, "The upstream model refused the request", detail, extensions)
+            : Problems.Problem(502, Problems.Upstream, "The upstream model failed", detail, extensions)).ExecuteAsync(http);
+    }
 
     static partial class Log
     {

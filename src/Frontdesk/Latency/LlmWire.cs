@@ -1,180 +1,143 @@
-using System.Buffers;
+using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.AI;
+using System.Text.Json.Nodes;
+using Frontdesk.Knowledge;
 
 namespace Frontdesk.Latency;
 
-/// <summary>OpenAI chat-completions JSON ↔ Microsoft.Extensions.AI: what Vapi sends becomes
-/// ChatMessages and ChatOptions; each upstream update becomes one <c>chat.completion.chunk</c>.</summary>
+/// <summary>
+/// The custom-LLM relay's wire rules. The caller's OpenAI chat-completions request goes upstream as
+/// sent — tools, legacy functions, max_tokens, stream_options and every other parameter untouched —
+/// with four changes: the configured model, the clinic's knowledge as a system message before the
+/// caller's last message, tool-call arguments sent as a JSON object turned into the JSON string
+/// OpenAI's API requires, and Vapi's own members (call, customer, phoneNumber, metadata) removed
+/// because OpenAI refuses unknown parameters. The answer comes back byte for byte.
+/// </summary>
 public static class LlmWire
 {
-    public static List<ChatMessage> ToMessages(JsonElement messages)
+    /// <summary>What Vapi adds to the request (metadataSendMode "variable", its default); not OpenAI parameters.</summary>
+    static readonly string[] VapiMembers = ["call", "customer", "phoneNumber", "metadata"];
+
+    // Text as sent (no \uXXXX for every non-ASCII letter); the upstream parses JSON either way.
+    static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool", "function"];
+
+    /// <summary>Why the body is not a chat-completions request the relay can forward, or null.</summary>
+    public static string? Invalid(JsonElement body)
     {
-        var list = new List<ChatMessage>(messages.GetArrayLength() + 1);
+        if (body.ValueKind != JsonValueKind.Object) return "The body must be a JSON object.";
+        if (!body.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+            return "messages must be a non-empty array.";
         foreach (var m in messages.EnumerateArray())
         {
-            var role = Str(m, "role");
-            var text = Knowledge.KnowledgeSpeech.Content(m);
-            switch (role)
+            if (m.ValueKind != JsonValueKind.Object || KnowledgeSpeech.Str(m, "role") is not { } role || !Roles.Contains(role))
+                return "Every message is an object with a role (system, developer, user, assistant, tool or function).";
+            if (m.TryGetProperty("content", out var c) && c.ValueKind is not (JsonValueKind.String or JsonValueKind.Array or JsonValueKind.Null))
+                return "A message's content is a string, an array of parts, or null.";
+            if (m.TryGetProperty("tool_calls", out var calls) && calls.ValueKind != JsonValueKind.Null)
             {
-                case "system" or "developer":
-                    list.Add(new ChatMessage(ChatRole.System, text ?? ""));
-                    break;
-                case "user":
-                    list.Add(new ChatMessage(ChatRole.User, text ?? ""));
-                    break;
-                case "assistant":
-                    var contents = new List<AIContent>();
-                    if (!string.IsNullOrEmpty(text)) contents.Add(new TextContent(text));
-                    if (m.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
-                        foreach (var c in calls.EnumerateArray())
-                        {
-                            var f = c.GetProperty("function");
-                            contents.Add(new FunctionCallContent(Str(c, "id") ?? "", Str(f, "name") ?? "", Arguments(Str(f, "arguments"))));
-                        }
-                    list.Add(new ChatMessage(ChatRole.Assistant, contents));
-                    break;
-                case "tool" or "function":
-                    list.Add(new ChatMessage(ChatRole.Tool, [new FunctionResultContent(Str(m, "tool_call_id") ?? Str(m, "name") ?? "", text ?? "")]));
-                    break;
-                default:
-                    throw new FormatException($"Unknown message role '{role}'.");
+                if (calls.ValueKind != JsonValueKind.Array) return "tool_calls is an array.";
+                foreach (var call in calls.EnumerateArray())
+                    if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("function", out var f) || InvalidFunctionCall(f) is not null)
+                        return "Every tool call has a function with a name and arguments (a JSON string or object).";
             }
+            if (m.TryGetProperty("function_call", out var fc) && fc.ValueKind != JsonValueKind.Null && InvalidFunctionCall(fc) is { } why)
+                return why;
         }
-        return list;
+        foreach (var list in (string[])["tools", "functions"])
+            if (body.TryGetProperty(list, out var items) && items.ValueKind != JsonValueKind.Null
+                && (items.ValueKind != JsonValueKind.Array || items.EnumerateArray().Any(i => i.ValueKind != JsonValueKind.Object)))
+                return $"{list} is an array of objects.";
+        if (body.TryGetProperty("stream", out var stream) && stream.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+            return "stream is true or false.";
+        return null;
     }
 
-    static Dictionary<string, object?> Arguments(string? json)
+    static string? InvalidFunctionCall(JsonElement f) =>
+        f.ValueKind == JsonValueKind.Object && KnowledgeSpeech.Str(f, "name") is { Length: > 0 }
+        && (!f.TryGetProperty("arguments", out var a) || a.ValueKind is JsonValueKind.String or JsonValueKind.Object or JsonValueKind.Null)
+            ? null
+            : "A function call has a name and arguments (a JSON string or object).";
+
+    /// <summary>The caller's last user message, the question knowledge is looked up for.</summary>
+    public static string? LastUserText(JsonElement body) =>
+        body.TryGetProperty("messages", out var messages)
+            ? messages.EnumerateArray().LastOrDefault(m => KnowledgeSpeech.Str(m, "role") == "user") is { ValueKind: JsonValueKind.Object } last
+                ? KnowledgeSpeech.Content(last)
+                : null
+            : null;
+
+    public static bool Streams(JsonElement body) => body.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+
+    /// <summary>The request for the upstream (see the class summary for the four changes).</summary>
+    public static byte[] ToUpstream(JsonElement body, string model, string? knowledge)
     {
-        if (string.IsNullOrWhiteSpace(json)) return [];
+        var request = JsonNode.Parse(body.GetRawText())!.AsObject();
+        foreach (var name in VapiMembers) request.Remove(name);
+        request["model"] = model;
+        var messages = request["messages"]!.AsArray();
+        foreach (var m in messages.OfType<JsonObject>())
+        {
+            if (m["tool_calls"] is JsonArray calls)
+                foreach (var call in calls.OfType<JsonObject>())
+                    ArgumentsAsText(call["function"] as JsonObject);
+            ArgumentsAsText(m["function_call"] as JsonObject);
+        }
+        if (knowledge is not null)
+        {
+            // Just before the caller's last message: the prompt's prefix stays identical from turn to
+            // turn, which lets the upstream's prompt cache work.
+            var lastUser = -1;
+            for (var i = 0; i < messages.Count; i++)
+                if (messages[i]?["role"] is JsonValue r && r.TryGetValue<string>(out var role) && role == "user") lastUser = i;
+            messages.Insert(lastUser < 0 ? messages.Count : lastUser, new JsonObject { ["role"] = "system", ["content"] = knowledge });
+        }
+        return Encoding.UTF8.GetBytes(request.ToJsonString(Compact));
+    }
+
+    /// <summary>OpenAI's API takes a function call's arguments as a JSON string; Vapi may send the object.</summary>
+    static void ArgumentsAsText(JsonObject? function)
+    {
+        if (function?["arguments"] is JsonObject args) function["arguments"] = args.ToJsonString();
+    }
+
+    /// <summary>Whether an SSE data payload is an error event (<c>{"error": {…}}</c>), which ends the answer.</summary>
+    public static bool IsError(ReadOnlySpan<char> data)
+    {
+        if (data.IsEmpty || data[0] != '{' || data.IndexOf("\"error\"", StringComparison.Ordinal) < 0) return false;
         try
         {
-            return JsonSerializer.Deserialize<Dictionary<string, object?>>(json) ?? [];
+            using var doc = JsonDocument.Parse(data.ToString());
+            return doc.RootElement.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object;
         }
         catch (JsonException)
         {
-            throw new FormatException("A tool call's arguments are not a JSON object.");
+            return false;
         }
     }
 
-    public static ChatOptions ToOptions(JsonElement body, string model)
-    {
-        var o = new ChatOptions { ModelId = model };
-        if (body.TryGetProperty("temperature", out var t) && t.ValueKind == JsonValueKind.Number) o.Temperature = t.GetSingle();
-        if (body.TryGetProperty("max_tokens", out var mt) && mt.ValueKind == JsonValueKind.Number) o.MaxOutputTokens = mt.GetInt32();
-        if (body.TryGetProperty("max_completion_tokens", out var mct) && mct.ValueKind == JsonValueKind.Number) o.MaxOutputTokens = mct.GetInt32();
-        if (body.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0)
+    /// <summary>Our own error event, in OpenAI's error shape, for an upstream that broke off without one.</summary>
+    public static byte[] ErrorEvent(string message) =>
+        Encoding.UTF8.GetBytes("data: " + new JsonObject
         {
-            o.Tools = [];
-            foreach (var tool in tools.EnumerateArray())
-            {
-                if (!tool.TryGetProperty("function", out var f)) continue;
-                var schema = f.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object
-                    ? p
-                    : JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement;
-                o.Tools.Add(AIFunctionFactory.CreateDeclaration(Str(f, "name") ?? throw new FormatException("A tool has no name."), Str(f, "description"), schema));
-            }
-        }
-        if (body.TryGetProperty("tool_choice", out var choice))
-            o.ToolMode = choice.ValueKind switch
-            {
-                JsonValueKind.String => choice.GetString() switch { "none" => ChatToolMode.None, "required" => ChatToolMode.RequireAny, _ => ChatToolMode.Auto },
-                JsonValueKind.Object when choice.TryGetProperty("function", out var cf) && Str(cf, "name") is { } n => ChatToolMode.RequireSpecific(n),
-                _ => null,
-            };
-        return o;
-    }
+            ["error"] = new JsonObject { ["message"] = message, ["type"] = "upstream_error", ["code"] = null },
+        }.ToJsonString() + "\n\n");
 
-    /// <summary>One SSE event <c>data: {chat.completion.chunk}\n\n</c> for an upstream update.</summary>
-    public static void WriteChunk(IBufferWriter<byte> buffer, ChatResponseUpdate u, string fallbackId, string model, bool first)
+    /// <summary>An OpenAI error body's type and code (never its message: it can name the upstream account).</summary>
+    public static (string? Type, string? Code) ErrorOf(string body)
     {
-        buffer.Write("data: "u8);
-        using (var w = new Utf8JsonWriter(buffer))
+        try
         {
-            w.WriteStartObject();
-            w.WriteString("id", u.ResponseId ?? fallbackId);
-            w.WriteString("object", "chat.completion.chunk");
-            w.WriteNumber("created", (u.CreatedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds());
-            w.WriteString("model", u.ModelId ?? model);
-            w.WriteStartArray("choices");
-            w.WriteStartObject();
-            w.WriteNumber("index", 0);
-            w.WriteStartObject("delta");
-            if (first) w.WriteString("role", "assistant");
-            var text = u.Text;
-            if (text.Length > 0) w.WriteString("content", text);
-            var calls = u.Contents.OfType<FunctionCallContent>().ToList();
-            if (calls.Count > 0)
-            {
-                w.WriteStartArray("tool_calls");
-                for (var i = 0; i < calls.Count; i++) WriteToolCall(w, calls[i], i);
-                w.WriteEndArray();
-            }
-            w.WriteEndObject();
-            if (u.FinishReason is { } f) w.WriteString("finish_reason", f.Value);
-            else w.WriteNull("finish_reason");
-            w.WriteEndObject();
-            w.WriteEndArray();
-            w.WriteEndObject();
+            using var doc = JsonDocument.Parse(body);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("error", out var e))
+                return (KnowledgeSpeech.Str(e, "type"), e.ValueKind == JsonValueKind.Object && e.TryGetProperty("code", out var c)
+                    && c.ValueKind is JsonValueKind.String or JsonValueKind.Number ? c.ToString() : null);
         }
-        buffer.Write("\n\n"u8);
-    }
-
-    public static void WriteToolCall(Utf8JsonWriter w, FunctionCallContent call, int index)
-    {
-        w.WriteStartObject();
-        w.WriteNumber("index", index);
-        w.WriteString("id", call.CallId);
-        w.WriteString("type", "function");
-        w.WriteStartObject("function");
-        w.WriteString("name", call.Name);
-        w.WriteString("arguments", JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>()));
-        w.WriteEndObject();
-        w.WriteEndObject();
-    }
-
-    /// <summary>The non-streaming <c>chat.completion</c> object.</summary>
-    public static byte[] Completion(ChatResponse r, string fallbackId, string model)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
+        catch (JsonException)
         {
-            w.WriteStartObject();
-            w.WriteString("id", r.ResponseId ?? fallbackId);
-            w.WriteString("object", "chat.completion");
-            w.WriteNumber("created", (r.CreatedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds());
-            w.WriteString("model", r.ModelId ?? model);
-            w.WriteStartArray("choices");
-            w.WriteStartObject();
-            w.WriteNumber("index", 0);
-            w.WriteStartObject("message");
-            w.WriteString("role", "assistant");
-            var text = r.Text;
-            if (text.Length > 0) w.WriteString("content", text);
-            else w.WriteNull("content");
-            var calls = r.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList();
-            if (calls.Count > 0)
-            {
-                w.WriteStartArray("tool_calls");
-                for (var i = 0; i < calls.Count; i++) WriteToolCall(w, calls[i], i);
-                w.WriteEndArray();
-            }
-            w.WriteEndObject();
-            w.WriteString("finish_reason", r.FinishReason?.Value ?? "stop");
-            w.WriteEndObject();
-            w.WriteEndArray();
-            if (r.Usage is { } usage)
-            {
-                w.WriteStartObject("usage");
-                w.WriteNumber("prompt_tokens", usage.InputTokenCount ?? 0);
-                w.WriteNumber("completion_tokens", usage.OutputTokenCount ?? 0);
-                w.WriteNumber("total_tokens", usage.TotalTokenCount ?? 0);
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
+            // Not OpenAI's shape: the status says enough.
         }
-        return buffer.WrittenSpan.ToArray();
+        return (null, null);
     }
-
-    static string? Str(JsonElement e, string name) => Knowledge.KnowledgeSpeech.Str(e, name);
 }

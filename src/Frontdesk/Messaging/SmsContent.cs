@@ -33,6 +33,19 @@ public sealed record SmsContent(string To, string Body)
         return id;
     }
 
+    /// <summary>Queues one message from a worker or webhook: the SMS guard's check, the sealed row (kept as
+    /// <c>failed</c> with the reason when refused, so a person sees it), and its outbox job unless refused — in
+    /// the caller's transaction (signal the outbox after commit). API callers answer a refusal instead.</summary>
+    public static async Task<(Guid MessageId, SmsVerdict.Refused? Refused)> QueueAsync(DbSession s, Vault vault, SmsGuard guard, Guid clinicId,
+        byte[] toHash, SmsContent sms, string purpose, DateTimeOffset? notBefore, CancellationToken ct)
+    {
+        var refused = await guard.CheckAsync(s, clinicId, sms.To, ct) as SmsVerdict.Refused;
+        var messageId = await InsertAsync(s, vault, clinicId, null, toHash, sms, purpose, ct,
+            status: refused is null ? "queued" : "failed", error: refused is null ? null : "refused: " + refused.Detail);
+        if (refused is null) await Outbox.EnqueueAsync(s, clinicId, SmsSender.JobKind, new SmsJob(messageId), notBefore, ct);
+        return (messageId, refused);
+    }
+
     /// <summary>The recipient and text of one message for the sender (a worker: every clinic), or null
     /// when they are gone (the recipient was erased or the content purged).</summary>
     public static async Task<SmsContent?> OpenAsync(Db db, Vault vault, Guid messageId, CancellationToken ct)

@@ -38,8 +38,9 @@ public sealed record SmsLimits(IReadOnlyList<string> AllowedCountries, bool Defa
 /// one the clinic allows (default: its own — the country of its timezone and of the number it sends
 /// from), and the clinic's daily quota (default 500 per local day) must not be used up. Call
 /// <see cref="CheckAsync"/> in the transaction that inserts the <c>sms_messages</c> row, right before
-/// the insert: an allowed message takes one unit of the day's quota under a row lock, so concurrent
-/// senders cannot exceed it, and a rolled-back message gives its unit back. A refused message from a
+/// the insert: an allowed message takes one unit of the day's quota under a row lock (one of up to 16
+/// stripes, so a clinic's senders do not queue behind each other), so concurrent senders cannot exceed
+/// it, and a rolled-back message gives its unit back. A refused message from a
 /// webhook or a worker is stored as <c>failed</c> with the verdict's detail (never silently dropped);
 /// an API caller gets <see cref="SmsVerdict.Refused.Problem"/>.
 /// </summary>
@@ -51,13 +52,10 @@ public sealed class SmsGuard(TwilioOptions twilio)
 
     const string ClinicSql = "select timezone, sms_from, sms_allowed_countries, sms_daily_quota from clinics where id = @ClinicId";
 
-    // Conditional upsert: the unit is taken only below the quota; a quota of 0 inserts nothing.
-    const string TakeSql = """
-        insert into sms_daily_usage as u (clinic_id, day, sent)
-        select @ClinicId, (now() at time zone @Timezone)::date, 1 where @Quota > 0
-        on conflict (clinic_id, day) do update set sent = u.sent + 1 where u.sent < @Quota
-        returning sent
-        """;
+    // A unit from one of the day's stripes that no other transaction holds (…_sms_quota_stripes.sql):
+    // a clinic's messages do not queue behind each other's uncommitted units (issue 16); the total
+    // never exceeds the quota; a quota of 0 takes nothing.
+    const string TakeSql = "select public.sms_take_unit(@ClinicId, (now() at time zone @Timezone)::date, @Quota)";
 
     public async Task<SmsVerdict> CheckAsync(DbSession s, Guid clinicId, string toE164, CancellationToken ct)
     {
@@ -70,8 +68,8 @@ public sealed class SmsGuard(TwilioOptions twilio)
                 $"Messages to {country ?? "this number"} are not allowed for this clinic (allowed: {Describe(limits.AllowedCountries)}). "
                 + "An admin can change this with PUT /api/clinics/{clinicId}/sms.", null);
 
-        var taken = await s.QueryAsync<int>(TakeSql, new { ClinicId = clinicId, clinic.Timezone, Quota = clinic.DailyQuota }, ct);
-        return taken.Count == 1
+        var taken = await s.QuerySingleOrDefaultAsync<bool>(TakeSql, new { ClinicId = clinicId, clinic.Timezone, Quota = clinic.DailyQuota }, ct);
+        return taken
             ? new SmsVerdict.Allowed()
             : new SmsVerdict.Refused(SmsVerdict.Refused.QuotaExceeded,
                 $"The clinic's daily quota of {clinic.DailyQuota} SMS is used up until midnight in {clinic.Timezone}.",
@@ -83,7 +81,7 @@ public sealed class SmsGuard(TwilioOptions twilio)
     {
         if (await s.QuerySingleOrDefaultAsync<ClinicRow>(ClinicSql, new { ClinicId = clinicId }, ct) is not { } clinic) return null;
         var sent = await s.QuerySingleOrDefaultAsync<int?>(
-            "select sent from sms_daily_usage where clinic_id = @ClinicId and day = (now() at time zone @Timezone)::date",
+            "select sum(sent)::int from sms_daily_usage where clinic_id = @ClinicId and day = (now() at time zone @Timezone)::date",
             new { ClinicId = clinicId, clinic.Timezone }, ct);
         return (Limits(clinic), sent ?? 0);
     }

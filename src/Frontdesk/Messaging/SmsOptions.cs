@@ -15,6 +15,9 @@ public sealed class SmsOptions
     /// <summary>An appointment reminder (a later feature).</summary>
     [Range(0.0001, 720)] public double ReminderWindowHours { get; set; } = 12;
 
+    /// <summary>A waitlist offer: worth sending only while its hold lasts (Waitlist__HoldMinutes, default 30 min).</summary>
+    [Range(0.0001, 720)] public double OfferWindowHours { get; set; } = 0.5;
+
     /// <summary>Any other message.</summary>
     [Range(0.0001, 720)] public double MessageWindowHours { get; set; } = 24;
 
@@ -31,6 +34,7 @@ public sealed class SmsOptions
         SmsPurpose.FollowUp => FollowUpWindowHours,
         SmsPurpose.Confirmation => ConfirmationWindowHours,
         SmsPurpose.Reminder => ReminderWindowHours,
+        SmsPurpose.Offer => OfferWindowHours,
         _ => MessageWindowHours,
     });
 
@@ -42,6 +46,7 @@ public sealed class SmsOptions
         o.FollowUpWindowHours = OutboxOptions.Number(c["FRONTDESK_SMS_FOLLOWUP_WINDOW_HOURS"]) ?? o.FollowUpWindowHours;
         o.ConfirmationWindowHours = OutboxOptions.Number(c["FRONTDESK_SMS_CONFIRMATION_WINDOW_HOURS"]) ?? o.ConfirmationWindowHours;
         o.ReminderWindowHours = OutboxOptions.Number(c["FRONTDESK_SMS_REMINDER_WINDOW_HOURS"]) ?? o.ReminderWindowHours;
+        o.OfferWindowHours = OutboxOptions.Number(c["FRONTDESK_SMS_OFFER_WINDOW_HOURS"]) ?? o.OfferWindowHours;
         o.MessageWindowHours = OutboxOptions.Number(c["FRONTDESK_SMS_MESSAGE_WINDOW_HOURS"]) ?? o.MessageWindowHours;
         o.ReconcileDelaySeconds = OutboxOptions.Number(c["FRONTDESK_SMS_RECONCILE_DELAY_SECONDS"]) ?? o.ReconcileDelaySeconds;
         o.TwilioTimeoutSeconds = OutboxOptions.Number(c["FRONTDESK_TWILIO_TIMEOUT_SECONDS"]) ?? o.TwilioTimeoutSeconds;
@@ -55,4 +60,6 @@ public static class SmsPurpose
     public const string Confirmation = "confirmation";
     public const string Reminder = "reminder";
     public const string Message = "message";
+    /// <summary>A waitlist offer of a freed slot with a claim link (issue 18); keeps quiet hours.</summary>
+    public const string Offer = "offer";
 }

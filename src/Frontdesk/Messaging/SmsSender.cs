@@ -6,7 +6,8 @@ namespace Frontdesk.Messaging;
 public sealed record SmsJob(Guid MessageId);
 
 sealed record OutgoingSms(Guid Id, Guid ClinicId, string? ToPhone, string? Body, string Status, string? SmsFrom, Guid? FollowupId,
-    string Purpose, string? TwilioSid, DateTimeOffset? AttemptStartedAt, string? Timezone, TimeOnly? QuietStart, TimeOnly? QuietEnd, bool OptedOut);
+    string Purpose, string? TwilioSid, DateTimeOffset? AttemptStartedAt, string? Timezone, TimeOnly? QuietStart, TimeOnly? QuietEnd, bool OptedOut,
+    DateTimeOffset? AppointmentAt, bool AppointmentLive);
 
 /// <summary>
 /// Sends one outbox "sms" job through Twilio. Never lose, never duplicate:
@@ -38,8 +39,14 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
     const string LoadSql = """
         select m.id, m.clinic_id, m.to_phone, m.body, m.status, c.sms_from, m.followup_id,
                m.purpose, m.twilio_sid, m.attempt_started_at, c.timezone, c.quiet_start, c.quiet_end,
-               exists (select 1 from sms_opt_outs o where o.clinic_id = m.clinic_id and (o.phone_hash = m.to_hash or o.phone = m.to_phone))
+               exists (select 1 from sms_opt_outs o where o.clinic_id = m.clinic_id and (o.phone_hash = m.to_hash or o.phone = m.to_phone)),
+               rem.starts_at, coalesce(rem.live, false)
         from sms_messages m join clinics c on c.id = m.clinic_id
+        -- A reminder's appointment (Reminders/): still live at the time the reminder was written for?
+        left join lateral (
+          select r.starts_at, b.status = 'confirmed' and b.starts_at = r.starts_at as live
+          from booking_reminders r join bookings b on b.clinic_id = r.clinic_id and b.id = r.booking_id
+          where r.clinic_id = m.clinic_id and r.message_id = m.id) rem on true
         where m.id = @Id
         """;
 
@@ -88,14 +95,24 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
             }
         }
 
+        // A reminder whose booking was cancelled or moved since it was queued is not sent.
+        if (m.AppointmentAt is not null && !m.AppointmentLive)
+        {
+            await SetAsync(m, "cancelled", null, "not sent: the booking was cancelled or moved", null);
+            Log.BookingGone(log, m.Id);
+            return new OutboxResult.Done();
+        }
+
         if (now > deadline)
             return await GiveUpAsync(m, $"gave up: not sent within the {m.Purpose} window ({sms.Window(m.Purpose).TotalHours:0.##} h)");
 
-        switch (SendRule.Decide(now, m.Purpose, m.OptedOut, m.QuietStart, m.QuietEnd, ClinicTime.Zone(m.Timezone)))
+        switch (SendRule.Decide(now, m.Purpose, m.OptedOut, m.QuietStart, m.QuietEnd, ClinicTime.Zone(m.Timezone), m.AppointmentAt))
         {
             case SendDecision.OptedOut:
                 await SetAsync(m, "failed", null, "recipient opted out", TwilioClient.OptedOut);
                 return new OutboxResult.Failed("recipient opted out");
+            case SendDecision.TooLate:
+                return await GiveUpAsync(m, "not sent: it could not go before the appointment (quiet hours or failed attempts until then)");
             case SendDecision.Wait w:
                 Log.QuietHours(log, m.Id);
                 return new OutboxResult.Defer(w.At, "quiet hours");
@@ -211,6 +228,9 @@ public sealed partial class SmsSender(TwilioClient twilio, TwilioOptions options
 
         [LoggerMessage(Level = LogLevel.Information, Message = "SMS {MessageId}: Twilio has no record of the unknown attempt; sending again")]
         public static partial void NotAtTwilio(ILogger logger, Guid messageId);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "SMS {MessageId}: its booking was cancelled or moved; not sent")]
+        public static partial void BookingGone(ILogger logger, Guid messageId);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "SMS {MessageId}: quiet hours at the clinic; deferred")]
         public static partial void QuietHours(ILogger logger, Guid messageId);

@@ -13,6 +13,9 @@ public sealed class TwilioOptions
     public string? AuthToken { get; set; }
     public string? From { get; set; }
     public string ApiBaseUrl { get; set; } = "https://api.twilio.com";
+    /// <summary>SharedKey id → secret, for webhooks Twilio signs with a SharedKey (TWILIO_WEBHOOK_SHARED_KEYS,
+    /// "KYid=secret,KYid2=secret2": several at once so a key can be rotated without downtime).</summary>
+    public IReadOnlyDictionary<string, string> WebhookSharedKeys { get; set; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>Sending needs the account and its token; the sender may come from the clinic.</summary>
     public bool Configured => !string.IsNullOrWhiteSpace(AccountSid) && !string.IsNullOrWhiteSpace(AuthToken);
@@ -23,7 +26,22 @@ public sealed class TwilioOptions
         AuthToken = c["TWILIO_AUTH_TOKEN"],
         From = c["TWILIO_FROM"],
         ApiBaseUrl = c["TWILIO_API_BASE_URL"] is { Length: > 0 } b ? b : "https://api.twilio.com",
+        WebhookSharedKeys = SharedKeys(c["TWILIO_WEBHOOK_SHARED_KEYS"]),
     };
+
+    /// <summary>Parsed at start: a malformed entry stops the start with a message instead of refusing every callback later.</summary>
+    static Dictionary<string, string> SharedKeys(string? value)
+    {
+        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = entry.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || eq == entry.Length - 1)
+                throw new InvalidOperationException("TWILIO_WEBHOOK_SHARED_KEYS is a comma-separated list of SharedKeyId=secret.");
+            keys[entry[..eq]] = entry[(eq + 1)..];
+        }
+        return keys;
+    }
 }
 
 /// <summary>How one attempt to create a message ended.</summary>

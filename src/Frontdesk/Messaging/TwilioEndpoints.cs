@@ -2,18 +2,22 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Security;
 using Frontdesk.Audit;
 using Microsoft.AspNetCore.Mvc;
+using Frontdesk.Inbox;
 
 namespace Frontdesk.Messaging;
 
-/// <summary>Twilio's callbacks: delivery status and inbound messages (STOP / START / HELP). Both are
-/// authenticated by X-Twilio-Signature over FRONTDESK_PUBLIC_BASE_URL + path + query.</summary>
+/// <summary>Twilio's callbacks: delivery status and inbound messages (STOP / START / HELP here; replies to
+/// reminders and everything else in Inbox/InboundReplies.cs). Both are authenticated by X-Twilio-Signature
+/// over FRONTDESK_PUBLIC_BASE_URL + path + query: HMAC-SHA1 with the auth token, or, when
+/// X-Twilio-Webhooks-Signature-Settings names a SharedKey, that key's secret and algorithm
+/// (TWILIO_WEBHOOK_SHARED_KEYS).</summary>
 sealed record ClinicName(Guid Id, string Name);
 
 public static partial class TwilioEndpoints
 {
-    static readonly HashSet<string> OptOutWords = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"];
-    static readonly HashSet<string> OptInWords = ["START", "YES", "UNSTOP"];
-    static readonly HashSet<string> HelpWords = ["HELP", "INFO"];
+    static readonly IReadOnlySet<string> OptOutWords = ReplyWords.OptOut;
+    static readonly IReadOnlySet<string> OptInWords = ReplyWords.OptIn;
+    static readonly IReadOnlySet<string> HelpWords = ReplyWords.Help;
     static readonly RequestClaims Callback = RequestClaims.AsSystem(SystemPath.ProviderCallback);
 
     public static IServiceCollection AddMessaging(this IServiceCollection services, IConfiguration config)
@@ -45,7 +49,7 @@ public static partial class TwilioEndpoints
 
     /// <summary>Null when the request carries a valid signature; otherwise the problem to return.</summary>
     static async Task<(IReadOnlyList<KeyValuePair<string, string>> Form, ProblemHttpResult? Problem)> VerifyAsync(
-        HttpRequest request, TwilioOptions options, PublicUrl urls, CancellationToken ct)
+        HttpRequest request, TwilioOptions options, PublicUrl urls, ILoggerFactory loggers, CancellationToken ct)
     {
         if (!options.Configured)
             return ([], Problems.Problem(503, Problems.Unavailable, "Twilio is not configured"));
@@ -53,10 +57,26 @@ public static partial class TwilioEndpoints
             return ([], Problems.Problem(401, Problems.Unauthorized, "X-Twilio-Signature is required"));
         if (!request.HasFormContentType)
             return ([], Problems.Problem(415, Problems.UnsupportedMediaType, "Expected application/x-www-form-urlencoded"));
-        var form = await request.ReadFormAsync(ct);
+        var (form, unreadable) = await InputGuard.ReadFormAsync(request, ct);
+        if (form is null) return ([], unreadable);
         var pairs = form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
         var url = urls.Base + request.Path + request.QueryString;
-        return TwilioSignature.IsValid(options.AuthToken!, url, pairs, signature)
+        var key = options.AuthToken!;
+        var algorithm = TwilioSignatureAlgorithm.HmacSha1;
+        if (request.Headers[TwilioSignature.SettingsHeader] is [{ Length: > 0 } settings])
+        {
+            if (!TwilioSignature.TryReadSettings(settings, out var keyId, out algorithm))
+                return ([], Problems.Problem(403, Problems.Forbidden, "Unsupported signature settings",
+                    $"{TwilioSignature.SettingsHeader} must name a key and HMAC_SHA1 or HMAC_SHA256."));
+            if (!options.WebhookSharedKeys.TryGetValue(keyId, out var shared))
+            {
+                Log.UnknownSharedKey(loggers.CreateLogger("Frontdesk.Messaging"), keyId);
+                return ([], Problems.Problem(403, Problems.Forbidden, "Signed with a SharedKey this server does not have",
+                    $"Add SharedKey {keyId} to TWILIO_WEBHOOK_SHARED_KEYS."));
+            }
+            key = shared;
+        }
+        return TwilioSignature.IsValid(key, url, pairs, signature, algorithm)
             ? (pairs, null)
             : ([], Problems.Problem(403, Problems.Forbidden, "X-Twilio-Signature does not match"));
     }
@@ -64,9 +84,10 @@ public static partial class TwilioEndpoints
     static string? Get(IReadOnlyList<KeyValuePair<string, string>> form, string name) =>
         form.FirstOrDefault(p => p.Key == name).Value;
 
-    static async Task<Results<NoContent, ProblemHttpResult>> Status(HttpRequest request, TwilioOptions options, PublicUrl urls, Db db, CancellationToken ct)
+    static async Task<Results<NoContent, ProblemHttpResult>> Status(HttpRequest request, TwilioOptions options, PublicUrl urls, Db db,
+        ILoggerFactory loggers, CancellationToken ct)
     {
-        var (form, problem) = await VerifyAsync(request, options, urls, ct);
+        var (form, problem) = await VerifyAsync(request, options, urls, loggers, ct);
         if (problem is not null) return problem;
         var sid = Get(form, "MessageSid") ?? Get(form, "SmsSid");
         var status = Get(form, "MessageStatus") ?? Get(form, "SmsStatus");
@@ -93,15 +114,21 @@ public static partial class TwilioEndpoints
     }
 
     static async Task<Results<ContentHttpResult, ProblemHttpResult>> Inbound(HttpRequest request, TwilioOptions options, PublicUrl urls, Db db,
-        Frontdesk.Privacy.Vault vault, ILoggerFactory loggers, CancellationToken ct)
+        Frontdesk.Privacy.Vault vault, InboundReplies replies, ILoggerFactory loggers, CancellationToken ct)
     {
-        var (form, problem) = await VerifyAsync(request, options, urls, ct);
+        var (form, problem) = await VerifyAsync(request, options, urls, loggers, ct);
         if (problem is not null) return problem;
         var from = Phone.ToE164(Get(form, "From"));
         var to = Get(form, "To");
-        var word = (Get(form, "Body") ?? "").Trim().ToUpperInvariant();
+        var body = Get(form, "Body") ?? "";
+        var word = ReplyWords.Keyword(body);
         if (from is null || string.IsNullOrEmpty(to))
             return Problems.Invalid("From and To must be phone numbers.");
+        // Anything but Twilio's own keywords is a reply (Inbox/): its MessageSid makes a retried delivery harmless.
+        var kind = ReplyWords.Classify(body);
+        var sid = Get(form, "MessageSid") ?? Get(form, "SmsSid");
+        if (kind != ReplyKind.Keyword && !InboundReplies.IsSid(sid))
+            return Problems.Invalid("MessageSid is required for a message that is not a keyword.");
         var candidates = new[] { to, Get(form, "MessagingServiceSid") }.Where(s => !string.IsNullOrEmpty(s)).ToArray();
         var shared = string.Equals(to, options.From, StringComparison.Ordinal) || string.Equals(Get(form, "MessagingServiceSid"), options.From, StringComparison.Ordinal);
 
@@ -114,7 +141,8 @@ public static partial class TwilioEndpoints
             foreach (var (id, _) in ids.Select(c => (c.Id, c.Name)))
             {
                 // Opt-outs are kept by the number's keyed hash in that clinic (issue 13), never the number.
-                var hash = action is null ? null : await vault.CallerHashAsync(s, id, Frontdesk.Privacy.CallerSubject.Phone(from), ct);
+                // Only a consent change needs it: HELP to a shared number must not depend on every clinic's keys.
+                var hash = action is not ("sms_opt_out" or "sms_opt_in") ? null : await vault.CallerHashAsync(s, id, Frontdesk.Privacy.CallerSubject.Phone(from), ct);
                 var changed = action switch
                 {
                     "sms_opt_out" => await s.ExecuteAsync(SmsOptOuts.AddSql, new { ClinicId = id, Hash = hash, Source = "sms-keyword" }, ct),
@@ -128,6 +156,8 @@ public static partial class TwilioEndpoints
         }, ct);
         if (action is "sms_opt_out" or "sms_opt_in")
             Log.Consent(loggers.CreateLogger("Frontdesk.Messaging"), action, clinics.Count);
+        if (kind != ReplyKind.Keyword)
+            await replies.HandleAsync([.. clinics.Select(c => c.Id)], from, sid!, body, kind, ct);
 
         var reply = action == "help"
             ? $"<Response><Message>{SecurityElement.Escape(clinics.Count == 1 ? clinics[0].Name : "Frontdesk")}: reply STOP to opt out of messages, START to opt back in.</Message></Response>"
@@ -139,5 +169,8 @@ public static partial class TwilioEndpoints
     {
         [LoggerMessage(Level = LogLevel.Information, Message = "Inbound SMS consent change {Action} for {Clinics} clinic(s)")]
         public static partial void Consent(ILogger logger, string action, int clinics);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Twilio callback signed with SharedKey {KeyId}, which TWILIO_WEBHOOK_SHARED_KEYS lacks: refused")]
+        public static partial void UnknownSharedKey(ILogger logger, string keyId);
     }
 }

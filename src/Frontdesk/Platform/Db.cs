@@ -15,9 +15,14 @@ public sealed record RequestClaims(string Role, Guid? ClinicId, string? Subject,
 
     public bool IsService => Role == ServiceRole;
 
+    /// <summary>One of the named <see cref="SystemPath"/>s, not a caller's token.</summary>
+    public bool IsSystemPath => IsService && Subject?.StartsWith(SystemSubjectPrefix, StringComparison.Ordinal) == true;
+
     /// <summary>A named system path running as service_role (BYPASSRLS). Every caller is listed in
     /// SystemPaths so the bypasses can be reviewed in one place.</summary>
-    public static RequestClaims AsSystem(SystemPath path) => new(ServiceRole, null, "system:" + path, null);
+    public static RequestClaims AsSystem(SystemPath path) => new(ServiceRole, null, SystemSubjectPrefix + path, null);
+
+    const string SystemSubjectPrefix = "system:";
 
     public static RequestClaims ForClinic(Guid clinicId, string subject, string? appRole = null) =>
         new(Authenticated, clinicId, subject, appRole);
@@ -56,6 +61,9 @@ public enum SystemPath
     Health,
     /// <summary>`-- rotate-keys`: re-wraps every clinic's patient data keys under the current master key.</summary>
     KeyRotation,
+    /// <summary>The audit sealer (Audit/AuditSealer.cs): links committed audit rows into each clinic's
+    /// hash chain through security-definer functions; the role itself keeps INSERT/SELECT only on the trail.</summary>
+    AuditSealer,
     /// <summary>Outbox counts across clinics for /healthz and metrics (numbers only, no row contents).</summary>
     Monitoring,
     /// <summary>The retention worker: purges call content past each clinic's retention, minimises
@@ -77,18 +85,48 @@ public sealed class Db(NpgsqlDataSource dataSource)
 {
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
+    /// <summary>Raised after a session commits, once per topic it marked with <see cref="DbSession.Changed"/>
+    /// (e.g. "bookings"): how workers are woken after commit instead of by NOTIFY in the writer's transaction.</summary>
+    public event Action<string>? Committed;
+
+    internal void RaiseCommitted(string topic) => Committed?.Invoke(topic);
+
+    /// <summary>Per-clinic share of the pool for tenant sessions (issue 16); null = unlimited (bench tools).</summary>
+    public ClinicGate? Gate { get; init; }
+
+    /// <summary>The current HTTP request, so sessions a request opens while it holds its clinic's turn
+    /// do not queue for a second one (see <see cref="ClinicGate.EnterAsync(Guid, HttpContext?, CancellationToken)"/>).</summary>
+    public IHttpContextAccessor? Requests { get; init; }
+
+    /// <summary>A turn from the clinic's gate for a tenant session; null for system paths.</summary>
+    ValueTask<IDisposable?> TurnAsync(RequestClaims claims, CancellationToken ct) =>
+        claims.ClinicId is { } clinic && Gate is { } gate ? Wrap(gate.EnterAsync(clinic, Requests?.HttpContext, ct)) : ValueTask.FromResult<IDisposable?>(null);
+
+    static async ValueTask<IDisposable?> Wrap(ValueTask<IDisposable> turn) => await turn;
+
     public async Task<DbSession> BeginAsync(RequestClaims claims, CancellationToken ct)
     {
-        var conn = await DataSource.OpenConnectionAsync(ct);
+        var turn = await TurnAsync(claims, ct);
+        NpgsqlConnection conn;
+        try
+        {
+            conn = await DataSource.OpenConnectionAsync(ct);
+        }
+        catch
+        {
+            turn?.Dispose();
+            throw;
+        }
         try
         {
             // Npgsql defers BEGIN and sends it with the first command: no round trip here.
             var tx = await conn.BeginTransactionAsync(ct);
-            return new DbSession(conn, tx, claims);
+            return new DbSession(conn, tx, claims) { Owner = this, Turn = turn };
         }
         catch
         {
             await conn.DisposeAsync();
+            turn?.Dispose();
             throw;
         }
     }
@@ -97,6 +135,7 @@ public sealed class Db(NpgsqlDataSource dataSource)
     /// run in PostgreSQL's implicit transaction (the settings end with it).</summary>
     public async Task<IReadOnlyList<T>> QueryOnceAsync<T>(RequestClaims claims, string sql, object? args, CancellationToken ct)
     {
+        using var turn = await TurnAsync(claims, ct);
         await using var conn = await DataSource.OpenConnectionAsync(ct);
         await using var session = new DbSession(conn, null, claims);
         return await session.QueryAsync<T>(sql, args, ct);
@@ -120,6 +159,7 @@ public sealed class DbSession : IAsyncDisposable
     readonly NpgsqlTransaction? _tx;
     readonly RequestClaims _claims;
     bool _contextSent;
+    bool _failed;
 
     internal DbSession(NpgsqlConnection conn, NpgsqlTransaction? tx, RequestClaims claims)
     {
@@ -172,10 +212,27 @@ public sealed class DbSession : IAsyncDisposable
 
     public NpgsqlTransaction? Transaction => _tx;
 
+    internal Db? Owner { get; init; }
+
+    /// <summary>The clinic's turn (ClinicGate), given back when the session is disposed.</summary>
+    internal IDisposable? Turn { get; init; }
+
+    HashSet<string>? _changed;
+
+    /// <summary>Tells <see cref="Db.Committed"/> subscribers that this transaction changed
+    /// <paramref name="topic"/>, once it has committed (never on rollback).</summary>
+    public void Changed(string topic) => (_changed ??= new(StringComparer.Ordinal)).Add(topic);
+
     public async Task CommitAsync(CancellationToken ct)
     {
         if (_tx is not null) await _tx.CommitAsync(ct);
         foreach (var action in _afterCommit ?? []) action();
+        _afterCommit = null;
+        if (_changed is { } topics && Owner is { } db)
+        {
+            _changed = null;
+            foreach (var t in topics) db.RaiseCommitted(t);
+        }
     }
 
     List<Action>? _afterCommit;
@@ -199,19 +256,61 @@ public sealed class DbSession : IAsyncDisposable
         ParameterBinder.Bind(cmd.Parameters, args);
         batch.BatchCommands.Add(cmd);
 
-        await using var reader = await batch.ExecuteReaderAsync(ct);
-        if (withContext)
+        try
         {
-            _contextSent = true;
-            await reader.NextResultAsync(ct);
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            if (withContext)
+            {
+                _contextSent = true;
+                await reader.NextResultAsync(ct);
+            }
+            return await read(reader, cmd);
         }
-        return await read(reader, cmd);
+        catch (Exception e)
+        {
+            _failed = true;
+            // A system path's statements carry no client input: its failures are ours (HttpPipeline keeps them 500).
+            if (_claims.IsSystemPath) e.Data[HttpPipeline.SystemPathKey] = _claims.Subject;
+            throw;
+        }
     }
 
+    /// <summary>
+    /// Rolls back what was not committed and returns the connection to the pool — only in a state
+    /// we can vouch for. After a failed statement the connection's prepared-statement cache cannot be
+    /// trusted: a statement being auto-prepared when the server refused its parameters (a NUL in a
+    /// text value, 22021, fails at Bind) is recorded by Npgsql without its row description, and every
+    /// later execution of that statement on that connection fails with "Received unexpected backend
+    /// message DataRow" (issue 14; DbFailureTests reproduces it). So a failed session resets the
+    /// connection (DEALLOCATE ALL, which also clears Npgsql's side); if even that fails, the
+    /// connection is taken out of the pool instead of being handed to the next request.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (_tx is not null) await _tx.DisposeAsync();
-        await _conn.DisposeAsync();
+        try
+        {
+            if (_tx is not null) await _tx.DisposeAsync();
+            // Npgsql has no async form of this; it is one short round trip, on failure paths only.
+            if (_failed && _conn.State == System.Data.ConnectionState.Open)
+                _conn.UnprepareAll();
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            // A broken connector is discarded by Npgsql on close; a healthy one that refused the
+            // reset must not be reused either.
+            NpgsqlConnection.ClearPool(_conn);
+        }
+        finally
+        {
+            try
+            {
+                await _conn.DisposeAsync();
+            }
+            finally
+            {
+                Turn?.Dispose();
+            }
+        }
     }
 }
 

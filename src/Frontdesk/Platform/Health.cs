@@ -6,9 +6,30 @@ public sealed record HealthView(string Status, bool Database, IReadOnlyList<stri
 public sealed class HealthDetails
 {
     readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<string>> _checks = new();
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<CancellationToken, Task<string>>> _asyncChecks = new();
     public void Add(string name, Func<string> check) => _checks[name] = check;
-    public void Remove(string name) => _checks.TryRemove(name, out _);
+    /// <summary>A check that asks the database (run only once the database answered).</summary>
+    public void Add(string name, Func<CancellationToken, Task<string>> check) => _asyncChecks[name] = check;
+    public void Remove(string name)
+    {
+        _checks.TryRemove(name, out _);
+        _asyncChecks.TryRemove(name, out _);
+    }
     public IDictionary<string, string> Snapshot() => _checks.ToDictionary(kv => kv.Key, kv => kv.Value());
+
+    public async Task<IDictionary<string, string>> SnapshotAsync(CancellationToken ct)
+    {
+        var all = Snapshot();
+        foreach (var (name, check) in _asyncChecks)
+        {
+            try { all[name] = await check(ct); }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                all[name] = "unknown: " + e.GetType().Name;
+            }
+        }
+        return all;
+    }
 }
 
 public static class Health
@@ -28,7 +49,7 @@ public static class Health
         {
             return TypedResults.Json(new HealthView("unavailable", false, [], details.Snapshot()), statusCode: 503);
         }
-        var view = new HealthView(pending.Count == 0 ? "ok" : "migrations pending", true, pending, details.Snapshot());
+        var view = new HealthView(pending.Count == 0 ? "ok" : "migrations pending", true, pending, await details.SnapshotAsync(ct));
         return pending.Count == 0 ? TypedResults.Ok(view) : TypedResults.Json(view, statusCode: 503);
     }
 }

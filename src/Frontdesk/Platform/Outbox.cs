@@ -60,6 +60,9 @@ public sealed partial class Outbox(Db db, IEnumerable<IOutboxHandler> handlers, 
     readonly Dictionary<string, IOutboxHandler> _handlers = handlers.ToDictionary(h => h.Kind, StringComparer.Ordinal);
     readonly Channel<bool> _wake = System.Threading.Channels.Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    // Other instances hear about new jobs from here, after commit and once per burst, never from a
+    // trigger in the writer's transaction (issue 16: the notify lock serializes notifying commits).
+    readonly DebouncedNotify _notify = new(db.DataSource, Channel, TimeSpan.FromMilliseconds(50), log);
 
     /// <summary>Adds a job in the caller's transaction; call <see cref="Signal"/> after commit.</summary>
     public static Task<long> EnqueueAsync(DbSession s, Guid clinicId, string kind, object payload, DateTimeOffset? notBefore, CancellationToken ct) =>
@@ -69,8 +72,15 @@ public sealed partial class Outbox(Db db, IEnumerable<IOutboxHandler> handlers, 
             returning id
             """, new { ClinicId = clinicId, Kind = kind, Payload = JsonSerializer.Serialize(payload), NotBefore = notBefore }, ct);
 
-    /// <summary>Wakes this instance's worker now (other instances hear the NOTIFY).</summary>
-    public void Signal() => _wake.Writer.TryWrite(true);
+    /// <summary>Call after committing a job: wakes this instance's worker now and, debounced, the
+    /// other instances' through NOTIFY.</summary>
+    public void Signal()
+    {
+        Wake();
+        _notify.Request();
+    }
+
+    void Wake() => _wake.Writer.TryWrite(true);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -194,7 +204,7 @@ public sealed partial class Outbox(Db db, IEnumerable<IOutboxHandler> handlers, 
             try
             {
                 await using var conn = await db.DataSource.OpenConnectionAsync(ct);
-                conn.Notification += (_, _) => Signal();
+                conn.Notification += (_, _) => Wake();   // local only: re-notifying would echo forever
                 await using (var cmd = new NpgsqlCommand("listen " + Channel, conn))
                     await cmd.ExecuteNonQueryAsync(ct);
                 while (!ct.IsCancellationRequested)

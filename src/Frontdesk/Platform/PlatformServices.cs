@@ -27,7 +27,16 @@ public static class PlatformServices
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("Frontdesk.Database"),
                 CancellationToken.None).GetAwaiter().GetResult());
         services.AddSingleton(sp => sp.GetRequiredService<DatabaseHost>().DataSource);
-        services.AddSingleton<Db>();
+        services.AddOptions<ClinicGateOptions>().BindConfiguration("Database").ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => ClinicGate.FromPool(
+            new NpgsqlConnectionStringBuilder(sp.GetRequiredService<NpgsqlDataSource>().ConnectionString).MaxPoolSize,
+            sp.GetRequiredService<IOptions<ClinicGateOptions>>().Value));
+        services.AddHttpContextAccessor();
+        services.AddSingleton(sp => new Db(sp.GetRequiredService<NpgsqlDataSource>())
+        {
+            Gate = sp.GetRequiredService<ClinicGate>(),
+            Requests = sp.GetRequiredService<IHttpContextAccessor>(),
+        });
         services.AddHostedService<DatabaseStarter>();
 
         // Problems raised by the framework itself (status code pages, binding) get our stable types too.
@@ -42,6 +51,10 @@ public static class PlatformServices
             // Missing required members and nulls in non-nullable ones are 400s, not silent defaults.
             o.SerializerOptions.RespectNullableAnnotations = true;
             o.SerializerOptions.RespectRequiredConstructorParameters = true;
+            // Text PostgreSQL cannot store (NUL) is refused at binding: a 400, not a 500 from the database.
+            o.SerializerOptions.TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.WithAddedModifier(
+                o.SerializerOptions.TypeInfoResolver ?? new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(), InputGuard.RejectNul);
+            o.SerializerOptions.Converters.Add(new InputGuard.CheckedJsonElement());
         });
         services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOpenApi();

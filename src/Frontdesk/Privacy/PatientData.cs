@@ -34,10 +34,21 @@ public sealed record LeadExport(Guid Id, string CallId, string? ExternalRef, str
 public sealed record MessageExport(Guid Id, Guid? FollowupId, string? To, string? Body, string Status, int Segments, string Encoding,
     int? ErrorCode, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ContentPurgedAt);
 
+/// <summary>A callback for the patient's number or one of their calls (issue 17), decrypted: the number rung,
+/// the reason as the caller said it, the preferred time and the staff note.</summary>
+public sealed record CallbackExport(Guid Id, string? CallId, string Kind, string Source, string? Phone, string? Reason, string SanitizedReason,
+    string? PreferredTime, string Priority, string Status, string? Note, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset? HandledAt);
+
+/// <summary>An SMS the patient sent us (a reply to a reminder, or an inbox message); <see cref="From"/> and
+/// <see cref="Text"/> are null for reply words (nothing but the word's meaning was kept) and once purged.</summary>
+public sealed record ReplyExport(Guid Id, string Kind, string? From, string? Text, Guid? BookingId, string Status, DateTimeOffset ReceivedAt,
+    DateTimeOffset? HandledAt, DateTimeOffset? ContentPurgedAt);
+
 public sealed record PatientExport(PatientView Patient, IReadOnlyList<ContactView> Contacts, IReadOnlyList<IdentifierView> Identifiers,
     IReadOnlyList<ClinicalNoteView> ClinicalNotes, IReadOnlyList<BookingView> Bookings, IReadOnlyList<string> PublicTranscripts,
     IReadOnlyList<CallExport> Calls, IReadOnlyList<LeadExport> Leads, IReadOnlyList<MessageExport> Messages, bool SmsOptedOut,
-    IReadOnlyList<AuditEntry> AuditTrail, DateTimeOffset ExportedAt);
+    IReadOnlyList<AuditEntry> AuditTrail, DateTimeOffset ExportedAt, IReadOnlyList<CallbackExport>? Callbacks = null,
+    IReadOnlyList<ReplyExport>? Replies = null, IReadOnlyList<Frontdesk.Waitlist.WaitlistEntryView>? Waitlist = null);
 
 /// <summary>
 /// GDPR access (everything held on a patient, decrypted for the controller) and erasure. A patient's
@@ -88,6 +99,9 @@ public static class PatientData
 
     sealed record MessageRow(Guid Id, Guid? FollowupId, byte[]? ToHash, byte[]? Content, string Status, int Segments, string Encoding,
         int? ErrorCode, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ContentPurgedAt);
+
+    sealed record CallbackRow(Guid Id, string? CallId, string Kind, string Source, byte[] CallerHash, byte[] Content, string Reason, string Priority,
+        string Status, byte[]? Note, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset? HandledAt);
 
     /// <summary>Opens caller ciphertexts, one key lookup per caller.</summary>
     sealed class Openers(DbSession s, Vault vault, Guid clinicId, CancellationToken ct)
@@ -181,6 +195,26 @@ public static class PatientData
             messages.Add(new MessageExport(m.Id, m.FollowupId, sms?.To, sms?.Body, m.Status, m.Segments, m.Encoding, m.ErrorCode, m.CreatedAt,
                 m.UpdatedAt, m.ContentPurgedAt));
         }
+        var callbackRows = await s.QueryAsync<CallbackRow>("""
+            select id, call_id, kind, source, caller_hash, content, reason, priority, status, note, attempts, created_at, handled_at
+            from callbacks where clinic_id = @C and (caller_hash = any(@H) or call_id = any(@Calls))
+            order by created_at
+            """, new { C = clinicId, H = links.Hashes, Calls = links.CallIds.Concat(callRows.Select(c => c.CallId)).Distinct().ToArray() }, ct);
+        var callbacks = new List<CallbackExport>(callbackRows.Count);
+        foreach (var c in callbackRows)
+        {
+            var content = await open.OpenAsync<Reception.CallbackContent>(c.CallerHash, Reception.CallbackContent.Table, c.Id.ToString(), c.Content);
+            var note = c.Note is null ? null : await open.OpenAsync<string>(c.CallerHash, Reception.CallbackContent.Table, c.Id + ":note", c.Note);
+            callbacks.Add(new CallbackExport(c.Id, c.CallId, c.Kind, c.Source, content?.Phone, content?.Reason, c.Reason, content?.PreferredTime, c.Priority,
+                c.Status, note, c.Attempts, c.CreatedAt, c.HandledAt));
+        }
+        var replyRows = await s.QueryAsync<ReplyRow>(RepliesSql, new { C = clinicId, P = patientId, H = links.Hashes }, ct);
+        var replies = new List<ReplyExport>(replyRows.Count);
+        foreach (var r in replyRows)
+        {
+            var text = await open.OpenAsync<Inbox.InboundText>(r.FromHash, Inbox.InboundReplies.Table, r.Id.ToString(), r.Content);
+            replies.Add(new ReplyExport(r.Id, r.Kind, text?.From, text?.Text, r.BookingId, r.Status, r.ReceivedAt, r.HandledAt, r.ContentPurgedAt));
+        }
         var optedOut = await s.QuerySingleOrDefaultAsync<bool>(
             "select exists (select 1 from sms_opt_outs where clinic_id = @C and phone_hash = any(@H))", linkArgs, ct);
 
@@ -189,9 +223,22 @@ public static class PatientData
             where clinic_id = @C and (entity_id = @Id or detail ->> 'patientId' = @Id)
             order by seq
             """, new { C = clinicId, Id = patientId.ToString() }, ct);
+        var waitlist = await Frontdesk.Waitlist.WaitlistEntries.ForPatientAsync(s, clinicId, patientId, ct);
         return new PatientExport(patient, contacts, identifiers, notes, bookings, transcripts, calls, leads, messages, optedOut, audit,
-            DateTimeOffset.UtcNow);
+            DateTimeOffset.UtcNow, callbacks, replies, waitlist);
     }
+
+    sealed record ReplyRow(Guid Id, string Kind, byte[] FromHash, byte[]? Content, Guid? BookingId, string Status, DateTimeOffset ReceivedAt,
+        DateTimeOffset? HandledAt, DateTimeOffset? ContentPurgedAt);
+
+    /// <summary>The patient's SMS replies: from their numbers, or about their bookings. Parameters: C, P, H.</summary>
+    const string RepliesSql = """
+        select r.id, r.kind, r.from_hash, r.content, r.booking_id, r.status, r.received_at, r.handled_at, r.content_purged_at
+        from sms_replies r
+        where r.clinic_id = @C and (r.from_hash = any(@H)
+           or r.booking_id in (select b.id from bookings b where b.clinic_id = @C and b.patient_id = @P))
+        order by r.received_at
+        """;
 
     // --------------------------------------------------------------------------------------- erasure
 
@@ -200,8 +247,9 @@ public static class PatientData
     /// transaction — the caller keys of their numbers destroyed first (a transaction still sealing
     /// under one finishes before, and its rows are then seen and removed), then their leads (with
     /// follow-ups and messages) and queued SMS jobs deleted, the content of their calls and the
-    /// replies stored for those calls' webhooks dropped, future bookings cancelled, contacts,
-    /// identifiers, notes and sanitized transcripts deleted, the patient's data key destroyed and the
+    /// replies stored for those calls' webhooks dropped, their callbacks deleted, future bookings cancelled, contacts,
+    /// identifiers, notes, sanitized transcripts, SMS replies (the inbox) and the reminders of their bookings
+    /// deleted, the patient's data key destroyed and the
     /// patient row scrubbed to a tombstone. Opt-outs stay (by number hash only): a STOP outlives an
     /// erasure. The audit row keeps counts, never values.
     /// </summary>
@@ -245,10 +293,23 @@ public static class PatientData
             update vapi_events set response = '{}'::jsonb where clinic_id = @C and call_id = any(@Calls) and response is not null
             """, new { C = clinicId, Calls = callIds }, ct);
 
+        var callbacks = await s.ExecuteAsync("delete from callbacks where clinic_id = @C and (caller_hash = any(@H) or call_id = any(@Calls))",
+            new { C = clinicId, H = links.Hashes, Calls = callIds }, ct);
+
+        // Their waitlist entries and offers go (an open offer's hold released) before their bookings free slots.
+        var waitlist = await Frontdesk.Waitlist.WaitlistEntries.EraseAsync(s, clinicId, patientId, ct);
         var future = await s.QueryAsync<Guid>("""
             select id from bookings where clinic_id = @C and patient_id = @P and status = 'confirmed' and starts_at > now()
             """, args, ct);
         foreach (var booking in future) await SlotEngine.CancelAsync(s, booking, clinicId, ct);
+
+        // Their replies (texts sealed under the caller keys destroyed above) and every reminder of their bookings.
+        var replies = await s.ExecuteAsync($"""
+            delete from sms_replies where clinic_id = @C and id in (select id from ({RepliesSql}) r)
+            """, new { C = clinicId, P = patientId, H = links.Hashes }, ct);
+        var reminders = await s.ExecuteAsync("""
+            delete from booking_reminders where clinic_id = @C and booking_id in (select id from bookings where clinic_id = @C and patient_id = @P)
+            """, args, ct);
 
         var contacts = await s.ExecuteAsync("delete from contacts where clinic_id = @C and patient_id = @P", args, ct);
         var identifiers = await s.ExecuteAsync("delete from secure_identifiers where clinic_id = @C and patient_id = @P", args, ct);
@@ -260,7 +321,7 @@ public static class PatientData
         await AuditLog.WriteAsync(s, clinicId, "erased", "patient", patientId.ToString(), new
         {
             contacts, identifiers, notes, transcripts, calls = scrubbed.Count, webhookReplies = events, leads = leadIds.Count, messages,
-            smsJobs = jobs, bookingsCancelled = future.Count, callerKeys, dataKey = "destroyed",
+            smsJobs = jobs, bookingsCancelled = future.Count, waitlistEntries = waitlist, callerKeys, callbacks, dataKey = "destroyed", replies, reminders,
         }, ct);
         return true;
     }

@@ -26,8 +26,8 @@ public sealed record RetentionPass(DateTimeOffset At, IReadOnlyDictionary<string
 
 /// <summary>
 /// Enforces each clinic's <c>call_content_retention_days</c> (default 90): call content (transcripts,
-/// messages, summaries, recording URLs — <c>calls.content</c>), SMS recipients and texts, sanitized
-/// transcripts and stored webhook replies older than that are purged; leads that never converted are
+/// messages, summaries, recording URLs — <c>calls.content</c>), SMS recipients and texts, what patients
+/// texted us (<c>sms_replies.content</c>), sanitized transcripts and stored webhook replies older than that are purged; leads that never converted are
 /// minimised (contact, number hash and external reference dropped; procedure and dates kept for the
 /// figures). The same pass seals personal values stored in plaintext before issue 13 (the backfill).
 /// Safe on any number of instances: every batch is claimed with FOR UPDATE SKIP LOCKED.
@@ -87,6 +87,8 @@ public sealed partial class RetentionWorker(Db db, Vault vault, PrivacyOptions o
             ["leads minimised"] = await DrainAsync(MinimiseLeadsSql, ct),
             ["sanitized transcripts"] = await DrainAsync(PurgePublicTranscriptsSql, ct),
             ["webhook replies"] = await DrainAsync(PurgeWebhookRepliesSql, ct),
+            ["closed callbacks"] = await DrainAsync(PurgeClosedCallbacksSql, ct),
+            ["SMS replies"] = await DrainAsync(PurgeSmsRepliesSql, ct),
         };
         var backfilled = new Dictionary<string, int>
         {
@@ -166,6 +168,25 @@ public sealed partial class RetentionWorker(Db db, Vault vault, PrivacyOptions o
           where e.response is not null and e.response <> '{}'::jsonb and e.received_at {{Due}}
           order by e.received_at limit @Batch for update of e skip locked)
         update vapi_events e set response = '{}'::jsonb from due where e.id = due.id
+        """;
+
+    // Issue 17: a callback staff closed (done, or no answer) goes once the retention period has passed since;
+    // an open one stays until a person closes it — it is the queue itself.
+    const string PurgeClosedCallbacksSql = $"""
+        with due as (
+          select c.clinic_id, c.id from callbacks c join clinics k on k.id = c.clinic_id
+          where c.status <> 'open' and c.updated_at {Due}
+          order by c.updated_at limit @Batch for update of c skip locked)
+        delete from callbacks c using due where c.clinic_id = due.clinic_id and c.id = due.id
+        """;
+
+    // What patients texted us (the inbox): the sender and text go; the row (kind, booking, status) stays.
+    const string PurgeSmsRepliesSql = $"""
+        with due as (
+          select r.clinic_id, r.id from sms_replies r join clinics k on k.id = r.clinic_id
+          where r.content is not null and r.received_at {Due}
+          order by r.received_at limit @Batch for update of r skip locked)
+        update sms_replies r set content = null, content_purged_at = now() from due where r.clinic_id = due.clinic_id and r.id = due.id
         """;
 
     // ---------------------------------------------------------------------------- backfill (issue 13)

@@ -105,12 +105,9 @@ public static partial class ClinicScope
 
         var db = http.RequestServices.GetRequiredService<Db>();
         // Written with the caller's own claims: the row lands in the caller's clinic, which RLS allows.
-        await using (var session = await db.BeginAsync(claims, CancellationToken.None))
-        {
-            await AuditLog.WriteAsync(session, claims.ClinicId!.Value, "cross_tenant_denied", "clinic", target.ToString(),
-                new { method = http.Request.Method, route = RouteTemplate(http), targetClinic = target }, CancellationToken.None);
-            await session.CommitAsync(CancellationToken.None);
-        }
+        // One round trip: a refusal writes nothing else.
+        await AuditLog.WriteOnceAsync(db, claims, claims.ClinicId!.Value, "cross_tenant_denied", "clinic", target.ToString(),
+            new { method = http.Request.Method, route = RouteTemplate(http), targetClinic = target }, CancellationToken.None);
         Log.CrossTenantDenied(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Frontdesk.Tenancy"),
             claims.ClinicId.Value, target, http.Request.Method, RouteTemplate(http));
         return Problems.Problem(403, Problems.CrossTenant, "This clinic is not yours",

@@ -11,6 +11,7 @@ public class AuditChainTests
         var c = await TestClinic.CreateAsync(slots: 3, patients: 2);
         using var client = TestApp.As(c.Id);
         await client.PostAsJsonAsync("/functions/v1/claim_slot_atomic", new { slotId = c.SlotIds[0], patientId = c.PatientIds[0], clinicId = c.Id });
+        await AuditWait.SealedAsync(c.Id);
         var trail = await TestClinic.Json(await client.GetAsync($"/api/clinics/{c.Id}/audit"));
         var seqs = trail.EnumerateArray().Select(e => e.GetProperty("seq").GetInt64()).ToList();
         Assert.True(seqs.Count >= 5);
@@ -29,6 +30,8 @@ public class AuditChainTests
             using var client = TestApp.As(c.Id);
             (await client.PostAsJsonAsync("/functions/v1/claim_slot_atomic", new { slotId = c.SlotIds[i], patientId = c.PatientIds[i], clinicId = c.Id })).EnsureSuccessStatusCode();
         }));
+        await AuditWait.SealedAsync(c.Id);
+        Assert.Equal(20L, await TestApp.ScalarAsync<long>("select count(*) from audit_trail where clinic_id = $1 and action = 'created' and entity = 'booking' and seq is not null", c.Id));
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from audit_verify($1)", c.Id));
     }
 
@@ -36,6 +39,7 @@ public class AuditChainTests
     public async Task Tampering_with_a_row_as_owner_is_detected_at_that_row()
     {
         var c = await TestClinic.CreateAsync(slots: 2, patients: 2);
+        await AuditWait.SealedAsync(c.Id);
         var seq = await TestApp.ScalarAsync<long>("select min(seq) + 1 from audit_trail where clinic_id = $1", c.Id);
         await TestApp.ExecAsync("update audit_trail set actor = 'someone-else' where clinic_id = $1 and seq = $2", c.Id, seq);
         Assert.Equal(seq, await TestApp.ScalarAsync<long>("select broken_seq from audit_verify($1)", c.Id));
@@ -46,6 +50,7 @@ public class AuditChainTests
     public async Task Deleting_a_row_as_owner_is_detected()
     {
         var c = await TestClinic.CreateAsync(slots: 2, patients: 2);
+        await AuditWait.SealedAsync(c.Id);
         var seq = await TestApp.ScalarAsync<long>("select min(seq) + 1 from audit_trail where clinic_id = $1", c.Id);
         await TestApp.ExecAsync("delete from audit_trail where clinic_id = $1 and seq = $2", c.Id, seq);
         Assert.Equal(seq, await TestApp.ScalarAsync<long>("select broken_seq from audit_verify($1)", c.Id));

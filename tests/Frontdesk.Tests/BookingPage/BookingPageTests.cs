@@ -420,4 +420,17 @@ public class BookingPageTests(TwilioFixture fx)
         Assert.Contains(slot.ToString(), SlotValues(await HtmlAsync(await browser.GetAsync(again))));
         Assert.Equal("This booking is already cancelled", (await HtmlAsync(await browser.GetAsync(cancelPath))).QuerySelector("h1")!.TextContent);
     }
+
+    [Fact]
+    public async Task A_form_value_the_form_reader_refuses_gets_the_400_page_not_a_500_and_books_nothing()
+    {
+        var link = await NewLinkAsync();
+        using var browser = Browser();
+        var doc = await HtmlAsync(await browser.GetAsync(link.Path));
+        // Regression: ReadFormAsync throws InvalidDataException for a NUL in a value; that was a 500.
+        var r = await browser.PostAsync(link.Path, Form(("csrf", Csrf(doc)), ("slot", SlotValues(doc)[0] + "\0")));
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        Assert.Equal("Please try again", (await HtmlAsync(r)).QuerySelector("h1")!.TextContent);
+        Assert.Null(await TestApp.ScalarAsync<Guid?>("select converted_booking_id from leads where id = $1", link.LeadId));
+    }
 }

@@ -174,6 +174,50 @@ public class SmsLimitsTests(TwilioFixture fx)
         Assert.Equal(5, await TestApp.ScalarAsync<int>("select sum(sent)::int from sms_daily_usage where clinic_id = $1", clinic.Id));
     }
 
+    /// <summary>Issue 16: the quota is not one lock per clinic. A message whose transaction is still in
+    /// flight holds its unit; another message of the same clinic takes another unit meanwhile instead of
+    /// waiting for that commit. The rolled-back one gives its unit back.</summary>
+    [Fact]
+    public async Task Messages_of_one_clinic_take_quota_units_without_waiting_for_each_others_commit()
+    {
+        var (clinic, _) = await TwilioFixture.ClinicAsync();
+        var guard = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<SmsGuard>(TestApp.Factory.Services);
+        var claims = RequestClaims.ForClinic(clinic.Id, "quota-probe", "admin");
+        await TestApp.Db.InTransactionAsync(claims, async s =>   // the day's first message, committed
+            Assert.IsType<SmsVerdict.Allowed>(await guard.CheckAsync(s, clinic.Id, TwilioFixture.NewPhone(), default)), default);
+
+        await using (var held = await TestApp.Db.BeginAsync(claims, default))
+        {
+            Assert.IsType<SmsVerdict.Allowed>(await guard.CheckAsync(held, clinic.Id, TwilioFixture.NewPhone(), default));
+            for (var i = 0; i < 3; i++)
+            {
+                var other = TestApp.Db.InTransactionAsync(claims, s => guard.CheckAsync(s, clinic.Id, TwilioFixture.NewPhone(), default), default);
+                Assert.Same(other, await Task.WhenAny(other, Task.Delay(TimeSpan.FromSeconds(30))));
+                Assert.IsType<SmsVerdict.Allowed>(await other);
+            }
+        }   // rolled back
+        Assert.Equal(4, await TestApp.ScalarAsync<int>("select sum(sent)::int from sms_daily_usage where clinic_id = $1", clinic.Id));
+    }
+
+    [Fact]
+    public async Task Lowering_and_raising_the_quota_the_same_day_keeps_count_of_what_was_sent()
+    {
+        var (clinic, _) = await TwilioFixture.ClinicAsync();
+        var guard = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<SmsGuard>(TestApp.Factory.Services);
+        var claims = RequestClaims.ForClinic(clinic.Id, "quota-probe", "admin");
+        Task<SmsVerdict> Take() => TestApp.Db.InTransactionAsync(claims, s => guard.CheckAsync(s, clinic.Id, TwilioFixture.NewPhone(), default), default);
+        using var admin = fx.As(clinic.Id);
+        for (var i = 0; i < 3; i++) Assert.IsType<SmsVerdict.Allowed>(await Take());
+
+        await TestClinic.Json(await admin.PutAsJsonAsync($"/api/clinics/{clinic.Id}/sms", new { dailyQuota = 2 }));
+        Assert.IsType<SmsVerdict.Refused>(await Take());
+        await TestClinic.Json(await admin.PutAsJsonAsync($"/api/clinics/{clinic.Id}/sms", new { dailyQuota = 5 }));
+        Assert.IsType<SmsVerdict.Allowed>(await Take());
+        Assert.IsType<SmsVerdict.Allowed>(await Take());
+        Assert.IsType<SmsVerdict.Refused>(await Take());
+        Assert.Equal(5, await TestApp.ScalarAsync<int>("select sum(sent)::int from sms_daily_usage where clinic_id = $1", clinic.Id));
+    }
+
     [Theory]
     [InlineData("doctor")]
     [InlineData(null)]

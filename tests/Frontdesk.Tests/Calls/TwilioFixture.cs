@@ -32,6 +32,7 @@ public sealed class TwilioFixture : IAsyncLifetime
         {
             Configure(b, Fake);
             b.ConfigureServices(s => s.AddLogging(l => l.AddProvider(Logs)));
+            b.ConfigureServices(s => s.AddTransient<Microsoft.AspNetCore.Hosting.IStartupFilter, TestClientAddress>());
         });
         App.CreateClient().Dispose();
     }

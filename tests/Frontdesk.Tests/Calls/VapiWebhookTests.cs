@@ -200,9 +200,9 @@ public class VapiWebhookTests(TwilioFixture fx)
         Assert.Contains("tool-calls", messages);
         Assert.Contains("end-of-call-report", messages);
         Assert.Equal("https://frontdesk.test/vapi/webhook", assistant.GetProperty("server").GetProperty("url").GetString());
-        Assert.Equal(secret, assistant.GetProperty("server").GetProperty("secret").GetString());
+        Assert.Equal(secret, assistant.GetProperty("server").GetProperty("headers").GetProperty("X-Vapi-Secret").GetString());
         Assert.False(string.IsNullOrEmpty(assistant.GetProperty("firstMessage").GetString()));
-        var tools = assistant.GetProperty("model").GetProperty("tools").EnumerateArray().ToList();
+        var tools = assistant.GetProperty("model").GetProperty("tools").EnumerateArray().Where(t => t.GetProperty("type").GetString() == "function").ToList();
         var book = tools.Single(t => t.GetProperty("function").GetProperty("name").GetString() == "book_appointment");
         Assert.Equal("slotId", book.GetProperty("function").GetProperty("parameters").GetProperty("required")[0].GetString());
         Assert.Contains(tools, t => t.GetProperty("function").GetProperty("name").GetString() == "check_availability");

@@ -437,7 +437,8 @@ public class ConsolePagesTests
         Assert.Single(filtered.Document.QuerySelectorAll("tbody tr"));
         Assert.Contains("No entries match", (await client.GetAsync(ConsoleRoutes.Audit + "?actor=nobody")).Text);
 
-        // Tampering (as the table owner could) is reported on the page.
+        // Tampering (as the table owner could) with a sealed row is reported on the page.
+        await Frontdesk.Tests.Audit.AuditWait.SealedAsync(clinic.Id);
         await TestApp.ExecAsync("alter table audit_trail disable trigger user");
         try { await TestApp.ExecAsync("update audit_trail set detail = '{\"x\":1}' where clinic_id = $1 and seq = 1", clinic.Id); }
         finally { await TestApp.ExecAsync("alter table audit_trail enable trigger user"); }

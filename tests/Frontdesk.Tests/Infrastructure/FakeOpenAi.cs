@@ -26,8 +26,11 @@ public sealed class FakeOpenAi : IAsyncDisposable
     public TimeSpan Gap { get; set; } = TimeSpan.FromMilliseconds(20);
     /// <summary>After this many tokens the connection is cut (an upstream failing mid-answer).</summary>
     public int? FailAfter { get; set; }
-    /// <summary>Answer with this HTTP status and an OpenAI error body instead of a stream.</summary>
+    /// <summary>Answer with this HTTP status and an OpenAI error body instead of a stream (429 with Retry-After: 7).</summary>
     public int? ErrorStatus { get; set; }
+    /// <summary>After this many tokens an OpenAI error event is sent and the stream ends (no [DONE]),
+    /// as OpenAI does when it fails mid-answer.</summary>
+    public int? ErrorEventAfter { get; set; }
     /// <summary>Answer with a tool call instead of text.</summary>
     public bool ToolCall { get; set; }
 
@@ -65,10 +68,15 @@ public sealed class FakeOpenAi : IAsyncDisposable
         if (ErrorStatus is { } status)
         {
             http.Response.StatusCode = status;
-            await http.Response.WriteAsJsonAsync(new { error = new { message = "The server had an error", type = "server_error", code = (string?)null } }, ct);
+            if (status == 429) http.Response.Headers.RetryAfter = "7";
+            await http.Response.WriteAsJsonAsync(status == 429
+                ? new { error = new { message = "Rate limit reached for fake-model in organization org-secret on requests per min.", type = "requests", code = (string?)"rate_limit_exceeded" } }
+                : new { error = new { message = "The server had an error", type = "server_error", code = (string?)null } }, ct);
             return;
         }
         var stream = doc.RootElement.TryGetProperty("stream", out var s) && s.GetBoolean();
+        var usage = doc.RootElement.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
+                    && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
         if (!stream)
         {
             await http.Response.WriteAsJsonAsync(new
@@ -99,6 +107,11 @@ public sealed class FakeOpenAi : IAsyncDisposable
                         http.Abort();
                         return;
                     }
+                    if (ErrorEventAfter == i)
+                    {
+                        await Write(http, """{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}""", ct);
+                        return;
+                    }
                     var chunk = JsonSerializer.Serialize(new
                     {
                         id = "chatcmpl-fake", @object = "chat.completion.chunk", created = 1_700_000_000, model = "fake-model",
@@ -109,6 +122,9 @@ public sealed class FakeOpenAi : IAsyncDisposable
                 }
                 await Write(http, """{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}""", ct);
             }
+            // With stream_options.include_usage, OpenAI ends with a chunk of no choices carrying the usage.
+            if (usage)
+                await Write(http, """{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13}}""", ct);
             await http.Response.WriteAsync("data: [DONE]\n\n", ct);
         }
         catch (OperationCanceledException)

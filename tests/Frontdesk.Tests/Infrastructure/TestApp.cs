@@ -38,6 +38,8 @@ public sealed class FrontdeskFactory : WebApplicationFactory<Program>
         builder.UseSetting("FRONTDESK_DATA_DIR", DataDir);
         builder.UseSetting("FRONTDESK_MASTER_KEY", Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()));
         builder.UseSetting("FRONTDESK_PUBLIC_BASE_URL", "https://frontdesk.test");
+        // A loaded CI machine can make a clinic's turn (ClinicGate) come late; tests assert outcomes, not speed.
+        builder.UseSetting("Database:PerClinicWaitMilliseconds", "60000");
         // Every console test signs in from the same (in-process) address; the limiter has its own test.
         builder.UseSetting("Console:SignInPermitsPerMinute", "10000");
     }
@@ -117,6 +119,17 @@ public static class TestApp
         foreach (var a in args) cmd.Parameters.Add(new NpgsqlParameter { Value = a });
         var v = await cmd.ExecuteScalarAsync();
         return v is null or DBNull ? default : (T)v;
+    }
+
+    public static async Task<List<T>> ListAsync<T>(string sql, params object[] args)
+    {
+        await using var c = await AdminConnectionAsync();
+        await using var cmd = new NpgsqlCommand(sql, c);
+        foreach (var a in args) cmd.Parameters.Add(new NpgsqlParameter { Value = a });
+        var list = new List<T>();
+        await using var r = await cmd.ExecuteReaderAsync();
+        while (await r.ReadAsync()) list.Add(r.GetFieldValue<T>(0));
+        return list;
     }
 
     public static async Task<int> ExecAsync(string sql, params object[] args)

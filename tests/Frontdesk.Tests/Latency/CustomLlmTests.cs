@@ -45,8 +45,15 @@ public sealed class LlmRelayFixture : IAsyncLifetime
     }
 }
 
-public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
+public sealed class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>, IDisposable
 {
+    /// <summary>The upstream is the class's: a test that makes it fail leaves it answering again.</summary>
+    public void Dispose()
+    {
+        fx.Upstream.ErrorStatus = null;
+        fx.Upstream.ErrorEventAfter = null;
+    }
+
     static object Request(string question, bool stream = true, string? callId = null) => new
     {
         model = "frontdesk",
@@ -188,14 +195,16 @@ public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
         using var response = await client.SendAsync(Post(request));
         var body = await response.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var calls = body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Where(e => e != "data: [DONE]")
-            .Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.GetProperty("choices")[0])
-            .Where(c => c.GetProperty("delta").TryGetProperty("tool_calls", out _))
-            .SelectMany(c => c.GetProperty("delta").GetProperty("tool_calls").EnumerateArray()).ToList();
-        var call = Assert.Single(calls);
-        Assert.Equal("call_1", call.GetProperty("id").GetString());
-        Assert.Equal("book_appointment", call.GetProperty("function").GetProperty("name").GetString());
-        Assert.Equal("s-1", JsonDocument.Parse(call.GetProperty("function").GetProperty("arguments").GetString()!).RootElement.GetProperty("slotId").GetString());
+        // Relayed as the model streamed it: the call's id and name first, its arguments in fragments,
+        // assembled by index as an OpenAI client does.
+        var deltas = Chunks(body).Select(c => c.GetProperty("choices")[0].GetProperty("delta"))
+            .Where(d => d.TryGetProperty("tool_calls", out _))
+            .SelectMany(d => d.GetProperty("tool_calls").EnumerateArray()).ToList();
+        Assert.All(deltas, d => Assert.Equal(0, d.GetProperty("index").GetInt32()));
+        Assert.Equal("call_1", deltas[0].GetProperty("id").GetString());
+        Assert.Equal("book_appointment", deltas[0].GetProperty("function").GetProperty("name").GetString());
+        var arguments = string.Concat(deltas.Select(d => d.GetProperty("function").GetProperty("arguments").GetString()));
+        Assert.Equal("s-1", JsonDocument.Parse(arguments).RootElement.GetProperty("slotId").GetString());
         Assert.Contains("\"finish_reason\":\"tool_calls\"", body, StringComparison.Ordinal);
 
         // The upstream saw the conversation's tool exchange and the tool declaration.
@@ -260,5 +269,166 @@ public class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayFixture>
         using var response = await client.SendAsync(Post(Request("hello")));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("https://frontdesk.dev/problems/unavailable", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("type").GetString());
+    }
+
+    /// <summary>The chat.completion.chunk objects of an SSE body (not the error event, not [DONE]).</summary>
+    static List<JsonElement> Chunks(string body) =>
+        body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Where(e => e.StartsWith("data: {", StringComparison.Ordinal))
+            .Select(e => JsonDocument.Parse(e["data: ".Length..]).RootElement.Clone())
+            .Where(e => e.TryGetProperty("object", out _)).ToList();
+
+    /// <summary>The class's relay and upstream, reset for a test of the wire (no new app: every app that
+    /// starts runs the background workers once more against the shared database).</summary>
+    async Task<(FakeOpenAi Upstream, Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> App, string Secret)> RelayAsync()
+    {
+        var (_, secret) = await KnowledgeFixtures.VapiClinicAsync(loadCorpus: false);
+        var upstream = fx.Upstream;
+        upstream.Tokens = 4;
+        upstream.Gap = TimeSpan.Zero;
+        upstream.FirstTokenDelay = TimeSpan.Zero;
+        upstream.FailAfter = null;
+        upstream.ErrorStatus = null;
+        upstream.ErrorEventAfter = null;
+        upstream.ToolCall = false;
+        while (upstream.Requests.TryDequeue(out _)) { }
+        return (upstream, fx.App, secret);
+    }
+
+    static async Task<string> PostAsync(Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> app, string secret, object body)
+    {
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+        using var response = await client.SendAsync(Post(body));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    [Fact]
+    public async Task An_upstream_error_event_mid_stream_is_relayed_and_ends_the_stream_without_DONE()
+    {
+        var (upstream, app, secret) = await RelayAsync();
+        upstream.ErrorEventAfter = 2;
+        var body = await PostAsync(app, secret, Request("hello"));
+        var events = body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, events.Length);   // two tokens, then the error: the caller never takes half an answer for a whole one
+        var error = JsonDocument.Parse(events[^1]["data: ".Length..]).RootElement.GetProperty("error");
+        Assert.Equal("server_error", error.GetProperty("type").GetString());
+        Assert.DoesNotContain("[DONE]", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Legacy_functions_tools_max_tokens_and_stream_options_reach_the_upstream_as_sent_without_Vapis_own_members()
+    {
+        var (upstream, app, secret) = await RelayAsync();
+        const string Sent = """
+            {"model": "frontdesk", "stream": true, "max_tokens": 250, "temperature": 0.3, "stream_options": {"include_usage": true},
+             "messages": [{"role": "user", "content": "thanks, bye"}],
+             "functions": [{"name": "endCall", "description": "End the call.", "parameters": {"type": "object", "properties": {}}}],
+             "function_call": "auto",
+             "tools": [{"type": "function", "function": {"name": "book_appointment", "strict": true, "parameters": {"type": "object", "properties": {"slotId": {"type": "string"}}, "required": ["slotId"], "additionalProperties": false}}}],
+             "tool_choice": "auto", "parallel_tool_calls": false, "seed": 7,
+             "call": {"id": "c-1"}, "metadata": {"clinic": "x"}, "customer": {"number": "+447700900123"}, "phoneNumber": {"id": "pn-1"}}
+            """;
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+        using var response = await client.PostAsync("/vapi/llm/chat/completions", new StringContent(Sent, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(upstream.Requests.TryDequeue(out var forwarded));
+        var sent = JsonDocument.Parse(Sent).RootElement;
+        foreach (var name in new[] { "stream", "max_tokens", "temperature", "stream_options", "functions", "function_call", "tools", "tool_choice", "parallel_tool_calls", "seed" })
+            Assert.True(JsonElement.DeepEquals(sent.GetProperty(name), forwarded.GetProperty(name)), name);
+        Assert.False(forwarded.TryGetProperty("max_completion_tokens", out _));
+        foreach (var vapiOnly in new[] { "call", "metadata", "customer", "phoneNumber" })
+            Assert.False(forwarded.TryGetProperty(vapiOnly, out _), vapiOnly);
+        Assert.Equal("fake-model", forwarded.GetProperty("model").GetString());
+    }
+
+    [Fact]
+    public async Task The_usage_chunk_is_relayed_with_its_usage_and_one_finish_reason_and_every_chunk_keeps_the_upstreams_id_and_created()
+    {
+        var (upstream, app, secret) = await RelayAsync();
+        var body = await PostAsync(app, secret, new
+        {
+            model = "frontdesk", stream = true, stream_options = new { include_usage = true },
+            messages = new object[] { new { role = "user", content = "hello" } },
+        });
+        Assert.EndsWith("data: [DONE]\n\n", body, StringComparison.Ordinal);
+        var chunks = Chunks(body);
+        Assert.All(chunks, c =>
+        {
+            Assert.Equal("chatcmpl-fake", c.GetProperty("id").GetString());
+            Assert.Equal(1_700_000_000, c.GetProperty("created").GetInt64());
+        });
+        Assert.Single(chunks, c => c.GetProperty("choices").GetArrayLength() > 0
+            && c.GetProperty("choices")[0].GetProperty("finish_reason").ValueKind == JsonValueKind.String);
+        var last = chunks[^1];
+        Assert.Equal(0, last.GetProperty("choices").GetArrayLength());
+        Assert.Equal(13, last.GetProperty("usage").GetProperty("total_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task The_official_OpenAI_client_streams_through_the_relay_text_and_usage_intact()
+    {
+        var (upstream, app, secret) = await RelayAsync();
+        using var http = app.CreateClient();
+        var chat = new OpenAI.Chat.ChatClient("frontdesk", new System.ClientModel.ApiKeyCredential(secret), new OpenAI.OpenAIClientOptions
+        {
+            Endpoint = new Uri(http.BaseAddress!, "/vapi/llm"),
+            Transport = new System.ClientModel.Primitives.HttpClientPipelineTransport(http),
+        });
+        var text = new StringBuilder();
+        OpenAI.Chat.ChatTokenUsage? usage = null;
+        await foreach (var update in chat.CompleteChatStreamingAsync([OpenAI.Chat.ChatMessage.CreateUserMessage("hello")]))
+        {
+            foreach (var part in update.ContentUpdate) text.Append(part.Text);
+            usage ??= update.Usage;
+        }
+        Assert.Equal("t0 t1 t2 t3 ", text.ToString());
+        Assert.NotNull(usage);
+        Assert.Equal(13, usage.TotalTokenCount);
+    }
+
+    [Fact]
+    public async Task An_upstream_429_is_a_502_problem_that_names_the_status_and_passes_on_Retry_After()
+    {
+        var (upstream, app, secret) = await RelayAsync();
+        upstream.ErrorStatus = 429;
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+        using var response = await client.SendAsync(Post(Request("hello")));
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("7", response.Headers.RetryAfter?.ToString());
+        var text = await response.Content.ReadAsStringAsync();
+        var problem = JsonDocument.Parse(text).RootElement;
+        Assert.Equal("https://frontdesk.dev/problems/upstream", problem.GetProperty("type").GetString());
+        Assert.Contains("429", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(429, problem.GetProperty("upstreamStatus").GetInt32());
+        Assert.Equal("rate_limit_exceeded", problem.GetProperty("upstreamErrorCode").GetString());
+        Assert.DoesNotContain("org-secret", text, StringComparison.Ordinal);   // the upstream's message names its account
+    }
+
+    [Fact]
+    public async Task Tool_call_arguments_sent_as_an_object_reach_the_upstream_as_their_JSON_text()
+    {
+        var (upstream, app, secret) = await RelayAsync();
+        await PostAsync(app, secret, new
+        {
+            model = "frontdesk", stream = true,
+            messages = new object[]
+            {
+                new { role = "user", content = "book the first one" },
+                new { role = "assistant", content = (string?)null, tool_calls = new[] { new { id = "call_0", type = "function",
+                    function = new { name = "book_appointment", arguments = new { slotId = "s-1", patientName = "Jane Doe" } } } } },
+                new { role = "tool", tool_call_id = "call_0", content = "Booked." },
+                new { role = "user", content = "thanks" },
+            },
+        });
+        Assert.True(upstream.Requests.TryDequeue(out var forwarded));
+        var arguments = forwarded.GetProperty("messages")[1].GetProperty("tool_calls")[0].GetProperty("function").GetProperty("arguments");
+        Assert.Equal(JsonValueKind.String, arguments.ValueKind);
+        var parsed = JsonDocument.Parse(arguments.GetString()!).RootElement;
+        Assert.Equal("s-1", parsed.GetProperty("slotId").GetString());
+        Assert.Equal("Jane Doe", parsed.GetProperty("patientName").GetString());
     }
 }

@@ -44,6 +44,7 @@ public class RowLevelSecurityTests
     [InlineData("insert into practitioners (clinic_id, name) values (@B, 'Dr Mallory')")]
     [InlineData("insert into audit_trail (clinic_id, actor, action) values (@B, 'mallory', 'forged')")]
     [InlineData("update patients set clinic_id = @B where clinic_id = @A")]
+    [InlineData("insert into booking_reminders (clinic_id, booking_id, remind_offset, starts_at, send_at) values (@B, gen_random_uuid(), interval '1 hour', now(), now())")]
     public async Task Writing_a_row_for_B_under_A_claims_fails_with_42501(string sql)
     {
         var a = await TestClinic.CreateAsync(slots: 0, patients: 1);
@@ -51,6 +52,28 @@ public class RowLevelSecurityTests
         await using var s = await TestApp.Db.BeginAsync(RequestClaims.ForClinic(a.Id, "rls-test", "admin"), default);
         var e = await Assert.ThrowsAsync<PostgresException>(() => s.ExecuteAsync(sql, new { A = a.Id, B = b.Id }));
         Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, e.SqlState);
+    }
+
+    [Fact]
+    public async Task A_claims_see_none_of_Bs_reminders_or_inbox_and_cannot_arm_or_handle_them()
+    {
+        var a = await TestClinic.CreateAsync(slots: 0, patients: 0);
+        var b = await TestClinic.CreateAsync();
+        using var bAdmin = TestApp.As(b.Id);
+        var bBooking = (await TestClinic.Json(await bAdmin.PostAsJsonAsync("/functions/v1/claim_slot_atomic",
+            new { slotId = b.SlotIds[0], patientId = b.PatientIds[0], clinicId = b.Id }))).GetProperty("bookingId").GetGuid();
+        await TestApp.ExecAsync("insert into sms_replies (clinic_id, message_sid, from_hash, kind, booking_id, status) values ($1, $2, $3, 'message', $4, 'open')",
+            b.Id, "SM" + Guid.NewGuid().ToString("N"), new byte[32], bBooking);
+
+        await using var s = await TestApp.Db.BeginAsync(RequestClaims.ForClinic(a.Id, "rls-test", "admin"), default);
+        Assert.Empty(await s.QueryAsync<Guid>("select id from booking_reminders where clinic_id = @B", new { B = b.Id }));
+        Assert.Empty(await s.QueryAsync<Guid>("select id from sms_replies where clinic_id = @B", new { B = b.Id }));
+        Assert.Equal(0, await s.ExecuteAsync("update sms_replies set status = 'handled' where clinic_id = @B", new { B = b.Id }));
+        Assert.Equal(0, await s.QuerySingleOrDefaultAsync<int>("select public.reminders_arm(@B, null)", new { B = b.Id }));
+        await s.CommitAsync(default);
+
+        Assert.Equal(2L, await TestApp.ScalarAsync<long>("select count(*) from booking_reminders where booking_id = $1 and status = 'armed'", bBooking));
+        Assert.Equal("open", await TestApp.ScalarAsync<string>("select status from sms_replies where clinic_id = $1", b.Id));
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public class ValidateTests
 
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(outDir, "report.json")));
         var sections = json.RootElement.GetProperty("sections").EnumerateArray().ToList();
-        Assert.Equal(["task1", "task2", "task3", "task4", "task5", "voice", "integration"], sections.Select(s => s.GetProperty("key").GetString()));
+        Assert.Equal(["task1", "task2", "task3", "task4", "task5", "voice", "reception", "integration"], sections.Select(s => s.GetProperty("key").GetString()));
         foreach (var section in sections)
         {
             var checks = section.GetProperty("checks").EnumerateArray().ToList();

@@ -251,8 +251,11 @@ internal sealed partial class AddressRecognizer : IRecognizer
     private static partial Regex LineBreak();
 
     // One field after a street: flat or suite, postcode, or place words (town, region, country; capitalised or in capitals).
+    // The blanks around the comma are atomic: two adjacent [ \t]* loops split a long run of blanks
+    // every possible way before failing (quadratic: 200,000 tabs after a street took a second), and
+    // no field starts with a blank, so giving some back never helps.
     [GeneratedRegex(
-        @"\G[ \t]*,?[ \t]*(?<f>" +
+        @"\G(?>[ \t]*),?(?>[ \t]*)(?<f>" +
         @"(?<unit>" + Unit + ")" +
         @"|(?<post>[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d|\d{5}-\d{4}|\d{3,5}(?:[ ]\d{2}(?!\d))?|\d{2}-\d{3})(?![\p{L}\d])" +
         @"|(?<place>(?:\p{Lu}[\p{L}'’.\-]+|\(\p{L}+\))(?:[ \t]+(?:\p{Lu}[\p{L}'’.\-]*|\(\p{L}+\)|(?:de|del|la|le|u|na|am|im|an|upon|on|sur|en|di|da)(?=[ \t]+\p{Lu}))){0,4})" +
