@@ -79,7 +79,7 @@ public class OutboxDurabilityTests : IAsyncLifetime
 
     async Task WaitForFailedAttemptAsync(Guid clinic)
     {
-        var until = DateTime.UtcNow.AddSeconds(10);
+        var until = DateTime.UtcNow.AddSeconds(60);
         while (await ScalarAsync<int>("select coalesce(max(attempts), 0) from outbox where clinic_id = $1", clinic) < 1 || await ScalarAsync<string>(
                    "select status from outbox where clinic_id = $1", clinic) != "pending")
         {
@@ -99,10 +99,10 @@ public class OutboxDurabilityTests : IAsyncLifetime
         Assert.Equal("queued", await ScalarAsync<string>("select status from sms_messages where clinic_id = $1", clinic));
 
         await _fake.UpAsync();
-        await _fake.WaitForAsync(phone, TimeSpan.FromSeconds(20));
+        await _fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         await Task.Delay(500);
         Assert.Single(_fake.For(phone));
-        var until = DateTime.UtcNow.AddSeconds(5);
+        var until = DateTime.UtcNow.AddSeconds(60);
         while (await ScalarAsync<string>("select status from outbox where clinic_id = $1", clinic) != "done")
         {
             Assert.True(DateTime.UtcNow < until, "the outbox job was not marked done");
@@ -126,9 +126,9 @@ public class OutboxDurabilityTests : IAsyncLifetime
         Assert.Empty(_fake.For(phone));   // nobody is running to send it
 
         await using var second = NewInstance();
-        await _fake.WaitForAsync(phone, TimeSpan.FromSeconds(20));
+        await _fake.WaitForAsync(phone, TimeSpan.FromSeconds(60));
         Assert.Single(_fake.For(phone));
-        var until = DateTime.UtcNow.AddSeconds(5);
+        var until = DateTime.UtcNow.AddSeconds(60);
         while (await ScalarAsync<string>("select twilio_sid from sms_messages where clinic_id = $1", clinic) != _fake.For(phone)[0].Sid)
         {
             Assert.True(DateTime.UtcNow < until, "the accepted sid was not recorded");

@@ -51,7 +51,7 @@ public static class PatientScenario
         new(fields.Select(f => new KeyValuePair<string, string>(f.Key, f.Value)));
 
     /// <summary>The <paramref name="nth"/> message (1-based) the fake Twilio accepted for <paramref name="phone"/>.</summary>
-    public static async Task<FakeSms> SmsAsync(FakeTwilio fake, string phone, int nth, int seconds = 10)
+    public static async Task<FakeSms> SmsAsync(FakeTwilio fake, string phone, int nth, int seconds = 60)
     {
         var until = DateTime.UtcNow.AddSeconds(seconds);
         while (DateTime.UtcNow < until)
@@ -64,7 +64,7 @@ public static class PatientScenario
     }
 
     /// <summary>Polls until <paramref name="probe"/> gives a value (workers run on their own schedule).</summary>
-    public static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, string what, int seconds = 15) where T : class
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe, string what, int seconds = 60) where T : class
     {
         var until = DateTime.UtcNow.AddSeconds(seconds);
         while (DateTime.UtcNow < until)
@@ -75,6 +75,6 @@ public static class PatientScenario
         throw new Xunit.Sdk.XunitException($"{what} did not happen within {seconds} s");
     }
 
-    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int seconds = 15) =>
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int seconds = 60) =>
         await EventuallyAsync<string>(async () => await condition() ? "" : null, what, seconds);
 }

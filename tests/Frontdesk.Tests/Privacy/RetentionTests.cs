@@ -87,8 +87,10 @@ public class RetentionTests(TwilioFixture fx)
             where clinic_id = $1 and followup_id in (select f.id from lead_followups f where f.lead_id = $2)
             """, clinic.Id, oldLead);
 
+        // Every app start runs a pass over the shared database, so another test's instance may purge these
+        // rows before this pass does: what is asserted is the rows' state after a pass, not whose pass it was.
         var pass = await Worker.RunOnceAsync(default);
-        Assert.True(pass.Purged["call contents"] >= 1);
+        Assert.True(pass.Purged.ContainsKey("call contents"));
 
         Assert.True(await TestApp.ScalarAsync<bool>(
             "select content is null and content_purged_at is not null and caller_hash is not null and ended_reason = 'customer-ended-call' from calls where clinic_id = $1 and call_id = $2",

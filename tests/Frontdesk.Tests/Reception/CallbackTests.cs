@@ -250,8 +250,10 @@ public class CallbackTests
         await TestApp.ExecAsync("update clinics set call_content_retention_days = 1 where id = $1", clinic);
         await TestApp.ExecAsync("update callbacks set updated_at = now() - interval '2 days', created_at = now() - interval '2 days' where clinic_id = $1", clinic);
 
+        // Another instance's start-up pass may purge the row first (they share the database): the row's
+        // state after a pass is what is asserted.
         var pass = await TestApp.Factory.Services.GetRequiredService<RetentionWorker>().RunOnceAsync(default);
-        Assert.True(pass.Purged["closed callbacks"] >= 1);
+        Assert.True(pass.Purged.ContainsKey("closed callbacks"));
         Assert.Equal(["open"], (await ListAsync(clinic, "?status=all")).EnumerateArray().Select(c => c.GetProperty("status").GetString()));
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from callbacks where id = $1", closedId));
     }
