@@ -137,6 +137,18 @@ public sealed partial class GoogleFake : IAsyncDisposable
 
     readonly Queue<int> _insertFailures = new();
 
+    /// <summary>Every call naming <paramref name="calendarId"/> answers <paramref name="status"/> with Google's
+    /// error body and <paramref name="reason"/> until <see cref="HealCalendar"/> (other calendars, and workers
+    /// syncing them, are not touched).</summary>
+    public void FailCalendar(string calendarId, int status, string reason, string message = "Calendar failure")
+    {
+        lock (_gate) _calendarFailures[calendarId] = (status, reason, message);
+    }
+
+    public void HealCalendar(string calendarId) { lock (_gate) _calendarFailures.Remove(calendarId); }
+
+    readonly Dictionary<string, (int Status, string Reason, string Message)> _calendarFailures = new(StringComparer.Ordinal);
+
     /// <summary>A surgeon blocking time (not a Frontdesk event).</summary>
     public string AddEvent(string calendarId, DateTimeOffset start, DateTimeOffset end, bool transparent = false)
     {
@@ -274,6 +286,11 @@ public sealed partial class GoogleFake : IAsyncDisposable
                         status = _failures.Count > 0 ? _failures.Dequeue() : _insertFailures.Dequeue();
                         result = status == 429 ? Error(429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits")
                                : Error(status, "backendError", "Backend Error");
+                    }
+                    else if (calendarId is not null && _calendarFailures.TryGetValue(calendarId, out var failure))
+                    {
+                        status = failure.Status;
+                        result = Error(failure.Status, failure.Reason, failure.Message, failure.Reason.Contains("RateLimit", StringComparison.OrdinalIgnoreCase) ? "usageLimits" : "global");
                     }
                     else if (calendarId is not null && !_calendars.TryGetValue(calendarId, out cal))
                     {

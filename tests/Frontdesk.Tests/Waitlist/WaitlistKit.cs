@@ -18,7 +18,7 @@ public static partial class WaitlistKit
     }
 
     /// <summary>The open offer for <paramref name="entryId"/>, once the worker has made it.</summary>
-    public static Task<Offer> OfferedAsync(Guid clinicId, Guid entryId, int seconds = 15) =>
+    public static Task<Offer> OfferedAsync(Guid clinicId, Guid entryId, int seconds = 60) =>
         EventuallyAsync(() => OpenOfferAsync(clinicId, entryId), $"an offer to entry {entryId}", seconds);
 
     public static async Task<Offer?> OpenOfferAsync(Guid clinicId, Guid entryId)

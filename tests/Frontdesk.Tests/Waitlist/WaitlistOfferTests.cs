@@ -372,6 +372,55 @@ public class WaitlistOfferTests(TwilioFixture fx)
     }
 
     [Fact]
+    public async Task With_the_clinics_SMS_quota_used_up_a_freed_slot_is_held_for_nobody_kept_as_a_failed_text_and_offered_when_the_quota_returns()
+    {
+        var s = await SceneAsync();
+        await TestApp.ExecAsync("update clinics set sms_daily_quota = 0 where id = $1", s.Clinic.Id);
+        await CancelAsync(s);
+
+        var deferred = await EventuallyAsync(() => TestApp.ScalarAsync<string>("""
+            select last_error from outbox where clinic_id = $1 and kind = 'waitlist_slot' and status = 'pending' and last_error = 'SMS quota used up'
+            """, s.Clinic.Id), "the look at the slot deferred for the quota");
+        Assert.Equal("SMS quota used up", deferred);
+        Assert.True(await TestApp.ScalarAsync<bool>(
+            "select next_attempt_at > now() from outbox where clinic_id = $1 and kind = 'waitlist_slot' and last_error = 'SMS quota used up'", s.Clinic.Id));
+        // Nobody is offered the slot, nor is it held, and the refused text is kept where a person sees it.
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from waitlist_offers where clinic_id = $1", s.Clinic.Id));
+        Assert.Null(await TestApp.ScalarAsync<string>("select hold_holder from calendar_slots where id = $1", s.SlotId));
+        Assert.Equal("waiting", await TestApp.ScalarAsync<string>("select status from waitlist_entries where id = $1", s.FirstEntry));
+        Assert.StartsWith("refused: The clinic's daily quota of 0 SMS is used up", await TestApp.ScalarAsync<string>(
+            "select error_message from sms_messages where clinic_id = $1 and purpose = 'offer' and status = 'failed'", s.Clinic.Id));
+        Assert.Empty(fx.Fake.For(s.First.Phone));
+
+        // The next day's quota: the same look at the slot makes the offer.
+        await TestApp.ExecAsync("update clinics set sms_daily_quota = 500 where id = $1", s.Clinic.Id);
+        await TestApp.ExecAsync("update outbox set next_attempt_at = now() where clinic_id = $1 and kind = 'waitlist_slot' and status = 'pending'", s.Clinic.Id);
+        var offer = await OfferedAsync(s.Clinic.Id, s.FirstEntry, 60);
+        Assert.Equal(s.SlotId, offer.SlotId);
+        Assert.Contains("has come free on", (await SmsAsync(fx.Fake, s.First.Phone, 1)).Body);
+    }
+
+    [Fact]
+    public async Task An_entry_whose_number_is_in_a_country_the_clinic_does_not_text_is_passed_over_for_the_next_one()
+    {
+        var s = await SceneAsync();
+        const string french = "+33612345678";
+        await TestApp.ExecAsync("update clinics set sms_allowed_countries = '{GB}' where id = $1", s.Clinic.Id);
+        await TestApp.ExecAsync("update patients set phone = $1 where id = $2", french, s.First.Id);
+        await CancelAsync(s);
+
+        var offer = await OfferedAsync(s.Clinic.Id, s.SecondEntry, 60);
+        Assert.Equal(s.SlotId, offer.SlotId);
+        Assert.Null(await OpenOfferAsync(s.Clinic.Id, s.FirstEntry));
+        Assert.Equal("waiting", await TestApp.ScalarAsync<string>("select status from waitlist_entries where id = $1", s.FirstEntry));
+        // The text to the first entry was refused and kept as failed, with the reason; the second one's went.
+        Assert.StartsWith("refused: Messages to FR are not allowed", await TestApp.ScalarAsync<string>(
+            "select error_message from sms_messages where clinic_id = $1 and purpose = 'offer' and status = 'failed'", s.Clinic.Id));
+        Assert.Contains("has come free on", (await SmsAsync(fx.Fake, s.Second.Phone, 1)).Body);
+        Assert.Empty(fx.Fake.For(french));
+    }
+
+    [Fact]
     public async Task Claim_links_that_are_not_ours_and_bad_claim_forms_get_4xx_pages_and_book_nothing()
     {
         var s = await SceneAsync();
