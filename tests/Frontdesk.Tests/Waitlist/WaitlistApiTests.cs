@@ -157,6 +157,19 @@ public class WaitlistApiTests
     }
 
     [Fact]
+    public async Task A_patient_without_a_phone_number_cannot_join_because_offers_go_by_text_and_nothing_is_stored()
+    {
+        var clinic = await TestClinic.CreateAsync(slots: 0, patients: 0);
+        var (patient, _) = await PatientAsync(clinic);
+        await TestApp.ExecAsync("update patients set phone = null where id = $1", patient);
+        using var reception = TestApp.As(clinic.Id, "receptionist");
+        var p = await ProblemAsync(await reception.PostAsJsonAsync($"/api/clinics/{clinic.Id}/waitlist", new { patientId = patient }),
+            HttpStatusCode.Conflict, Problems.Conflict);
+        Assert.Equal("The patient has no phone number: waitlist offers are sent by text message.", p.GetProperty("detail").GetString());
+        Assert.Equal(0L, await StoredAsync(clinic.Id));
+    }
+
+    [Fact]
     public async Task Only_admins_receptionists_and_service_role_add_or_remove_entries_while_any_member_reads_them()
     {
         var clinic = await TestClinic.CreateAsync(slots: 0, patients: 0);

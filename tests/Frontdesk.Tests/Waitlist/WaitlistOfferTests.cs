@@ -421,6 +421,47 @@ public class WaitlistOfferTests(TwilioFixture fx)
     }
 
     [Fact]
+    public async Task A_claim_link_whose_time_has_passed_is_a_410_page_and_a_claim_on_it_books_nothing()
+    {
+        var s = await SceneAsync();
+        await CancelAsync(s);
+        await OfferedAsync(s.Clinic.Id, s.FirstEntry);
+        var path = ClaimPath((await SmsAsync(fx.Fake, s.First.Phone, 1)).Body);
+        using var browser = Browser(fx.App);
+        var open = await HtmlAsync(await browser.GetAsync(path));
+        var csrf = Csrf(open);
+
+        // The appointment time goes by while the text sits unread (moved back behind the triggers' backs).
+        await using (var c = await TestApp.AdminConnectionAsync())
+        await using (var tx = await c.BeginTransactionAsync())
+        {
+            foreach (var sql in new[]
+                     {
+                         "set local session_replication_role = replica",
+                         "update calendar_slots set starts_at = now() - interval '2 hours', ends_at = now() - interval '90 minutes' where id = $1",
+                     })
+            {
+                await using var cmd = new Npgsql.NpgsqlCommand(sql, c, tx);
+                if (sql.Contains("$1", StringComparison.Ordinal)) cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = s.SlotId });
+                await cmd.ExecuteNonQueryAsync();
+            }
+            await tx.CommitAsync();
+        }
+
+        var page = await browser.GetAsync(path);
+        Assert.Equal(HttpStatusCode.Gone, page.StatusCode);
+        var doc = await HtmlAsync(page);
+        Assert.Equal("This link is no longer valid", doc.QuerySelector("h1")!.TextContent);
+        Assert.Contains("The time it offered has passed.", doc.Body!.TextContent);
+        Assert.Null(doc.QuerySelector("form"));
+
+        var claim = await browser.PostAsync(path, Form(("csrf", csrf), ("slot", s.SlotId.ToString())));
+        Assert.Equal(HttpStatusCode.Gone, claim.StatusCode);
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from bookings where clinic_id = $1 and source = 'waitlist'", s.Clinic.Id));
+        Assert.Single(fx.Fake.For(s.First.Phone));
+    }
+
+    [Fact]
     public async Task Claim_links_that_are_not_ours_and_bad_claim_forms_get_4xx_pages_and_book_nothing()
     {
         var s = await SceneAsync();
