@@ -64,6 +64,8 @@ public static partial class HttpPipeline
                 {
                     400 when ClientData(error) is not null => (Problems.Validation, "The request holds a value that cannot be stored"),
                     400 => (Problems.MalformedRequest, "The request could not be read"),
+                    // The database's own refusal (a privilege or a row-level security policy): not our failure.
+                    403 => (Problems.Forbidden, "The database does not permit this for your clinic and role"),
                     409 => (Problems.Conflict, "Conflicts with existing data"),
                     413 => (Problems.PayloadTooLarge, "Request body too large"),
                     415 => (Problems.UnsupportedMediaType, "Unsupported content type"),
