@@ -172,6 +172,30 @@ public sealed class CustomLlmTests(LlmRelayFixture fx) : IClassFixture<LlmRelayF
     }
 
     [Fact]
+    public async Task An_upstream_nobody_answers_is_a_502_problem_saying_it_could_not_be_reached()
+    {
+        var (_, secret) = await KnowledgeFixtures.VapiClinicAsync(loadCorpus: false);
+        int closed;
+        using (var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            l.Start();
+            closed = ((IPEndPoint)l.LocalEndpoint).Port;
+        }
+        await using var app = TestApp.Factory.WithWebHostBuilder(b => b.UseSetting("FRONTDESK_LLM_BASE_URL", $"http://127.0.0.1:{closed}/v1"));
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+        foreach (var stream in new[] { true, false })
+        {
+            using var response = await client.SendAsync(Post(Request("hello", stream)));
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("https://frontdesk.dev/problems/upstream", problem.GetProperty("type").GetString());
+            Assert.Equal("The upstream could not be reached or did not answer in time.", problem.GetProperty("detail").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Tool_calls_from_the_model_pass_through_in_openai_format()
     {
         var (_, secret) = await KnowledgeFixtures.VapiClinicAsync(loadCorpus: false);
