@@ -221,6 +221,26 @@ public class VapiReconciliationTests(ReconciliationFixture fx) : IClassFixture<R
     }
 
     [Fact]
+    public async Task A_stored_API_key_no_configured_master_key_opens_is_reported_with_what_to_do_and_retried_later()
+    {
+        var key = NewKey();
+        fx.Vapi.AddKey(key);
+        var (clinic, _) = await fx.ClinicAsync(key);
+        // One bit of the sealed key changes (a restore from another environment, a master key rotated away):
+        // it no longer authenticates under any key this instance has.
+        await fx.ScalarAsync<int>("""
+            update vapi_reconciliation set api_key = set_byte(api_key, length(api_key) - 1, get_byte(api_key, length(api_key) - 1) # 1), next_run_at = now()
+            where clinic_id = $1 returning 1
+            """, clinic);
+        var failing = await fx.WaitForStateAsync(clinic, s => s.GetProperty("failures").GetInt32() >= 1, "a key that cannot be opened");
+        Assert.Equal("The stored API key cannot be opened with the configured master keys; set vapiApiKey again.", failing.GetProperty("lastError").GetString());
+        Assert.True(failing.GetProperty("nextRunAt").GetDateTimeOffset() > failing.GetProperty("lastRunAt").GetDateTimeOffset(), "retried later");
+        var detail = (await fx.HealthAsync())[$"{VapiReconciliation.HealthName}:{clinic}"];
+        Assert.StartsWith("failing (", detail);
+        Assert.Contains("set vapiApiKey again", detail);
+    }
+
+    [Fact]
     public async Task Vapi_down_or_refusing_the_key_is_retried_later_and_visible_in_health()
     {
         var key = NewKey();
