@@ -87,13 +87,17 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
           and {ProcedureFit.SlotCondition}
         """;
 
-    // Free times like the offered one, ranked as the slot engine ranks alternatives: |Δ start| + 2 h
-    // for another practitioner.
+    // Free times like the offered one (or held by another open offer to the same entry: a newer text's
+    // time is the patient's too), ranked as the slot engine ranks alternatives: |Δ start| + 2 h for
+    // another practitioner.
     const string AlternativesSql = $"""
         select s.id, s.starts_at, s.ends_at, p.name
         from calendar_slots s join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
         where s.clinic_id = @ClinicId and s.id <> @SlotId and {LikeOfferedCondition}
-          and s.claimed_by is null and not s.busy and (s.hold_expires_at is null or s.hold_expires_at <= now())
+          and s.claimed_by is null and not s.busy
+          and (s.hold_expires_at is null or s.hold_expires_at <= now()
+               or s.hold_holder in (select 'waitlist:' || o.id::text from waitlist_offers o
+                                    where o.clinic_id = s.clinic_id and o.entry_id = @EntryId and o.status = 'open'))
         order by abs(extract(epoch from s.starts_at - @StartsAt)) + case when s.practitioner_id = @PractitionerId then 0 else 7200 end, s.id
         limit 5
         """;
@@ -130,7 +134,7 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
         return s.QueryAsync<SlotChoice>(AlternativesSql, new
         {
             ClinicId = clinicId, row.SlotId, Length = row.EndsAt - row.StartsAt, Wanted = row.WantedPractitioner, row.StartsAt, row.PractitionerId,
-            FitRestricted = restricted, FitPractitioners = practitioners, FitMinutes = minutes,
+            row.EntryId, FitRestricted = restricted, FitPractitioners = practitioners, FitMinutes = minutes,
         }, ct);
     }
 

@@ -174,6 +174,63 @@ public class WaitlistProcedureTests(TwilioFixture fx)
         Assert.Null(await OpenOfferAsync(s.Clinic.Id, entry));
     }
 
+    [Fact]
+    public async Task Through_an_old_offer_link_the_time_a_newer_offer_holds_for_the_same_entry_can_be_booked_under_that_hold()
+    {
+        var s = await SceneAsync(slots: 4, slot: 1);
+        using var staff = fx.As(s.Clinic.Id, "receptionist");
+        var patient = await PatientAsync(s.Clinic, "Waiting Long");
+        var entry = await JoinAsync(staff, s.Clinic.Id, new { patientId = patient.Id, practitionerId = s.Clinic.PractitionerId });
+        await CancelAsync(s);
+        var first = await OfferedAsync(s.Clinic.Id, entry);
+        var oldPath = ClaimPath((await SmsAsync(fx.Fake, patient.Phone, 1)).Body);
+        await LapseAsync(first);
+        await EventuallyAsync(async () => await TestApp.ScalarAsync<string>("select status from waitlist_entries where id = $1", entry) == "waiting",
+            "the first offer's lapse");
+        // The first time goes to someone else; another frees up and is offered (and held) for the entry.
+        await BookAsync(s.Clinic, (await PatientAsync(s.Clinic, "Quicker")).Id, s.SlotId);
+        var otherBooking = await TestApp.ScalarAsync<Guid>("select id from bookings where slot_id = $1 and status = 'confirmed'", s.Clinic.SlotIds[2]);
+        Assert.Equal(HttpStatusCode.NoContent, (await staff.DeleteAsync($"/api/bookings/{s.Clinic.Id}/{otherBooking}")).StatusCode);
+        var second = await OfferedAsync(s.Clinic.Id, entry);
+
+        using var browser = Browser(fx.App);
+        var doc = await HtmlAsync(await browser.GetAsync(oldPath));
+        Assert.Equal("Sorry, this time has been taken", doc.QuerySelector("h1")!.TextContent);
+        Assert.Equal([second.SlotId], SlotValues(doc));   // the time held for the same entry is the patient's to take
+        var ok = await browser.PostAsync(oldPath, Form(("csrf", Csrf(doc)), ("slot", second.SlotId.ToString())));
+        Assert.Equal(HttpStatusCode.Redirect, ok.StatusCode);
+        var bookingId = await TestApp.ScalarAsync<Guid>("select id from bookings where slot_id = $1 and status = 'confirmed'", second.SlotId);
+        Assert.Equal(patient.Id, await TestApp.ScalarAsync<Guid>("select patient_id from bookings where id = $1", bookingId));
+        Assert.Equal($"claimed|{bookingId}", await TestApp.ScalarAsync<string>("select status || '|' || booking_id from waitlist_offers where id = $1", second.Id));
+        Assert.Equal($"booked|{bookingId}", await TestApp.ScalarAsync<string>("select status || '|' || booking_id from waitlist_entries where id = $1", entry));
+    }
+
+    [Fact]
+    public async Task An_offered_time_that_no_longer_fits_the_procedure_is_not_booked_and_fitting_times_are_shown_instead()
+    {
+        var s = await SceneAsync();
+        using var staff = fx.As(s.Clinic.Id, "receptionist");
+        var patient = await PatientAsync(s.Clinic, "Nose Waiting");
+        var entry = await JoinAsync(staff, s.Clinic.Id, new { patientId = patient.Id, procedure = "Rhinoplasty" });
+        await CancelAsync(s);
+        await OfferedAsync(s.Clinic.Id, entry);
+        var path = ClaimPath((await SmsAsync(fx.Fake, patient.Phone, 1)).Body);
+        using var browser = Browser(fx.App);
+        var csrf = Csrf(await HtmlAsync(await browser.GetAsync(path)));
+
+        // Meanwhile the clinic decides only Dr Other consults for Rhinoplasty.
+        using (var admin = fx.As(s.Clinic.Id))
+            await PutProcedureAsync(admin, s.Clinic.Id, "Rhinoplasty", new { synonyms = NoseSynonyms, practitionerIds = new[] { s.Other } });
+
+        var page = await HtmlAsync(await browser.GetAsync(path));
+        Assert.Equal("Sorry, this time has been taken", page.QuerySelector("h1")!.TextContent);
+        Assert.Equal(s.OtherSlots.Order(), SlotValues(page).Order());
+        var refused = await browser.PostAsync(path, Form(("csrf", csrf), ("slot", s.SlotId.ToString())));
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.Null(await TestApp.ScalarAsync<Guid?>("select claimed_by from calendar_slots where id = $1", s.SlotId));
+        Assert.Equal("offered", await TestApp.ScalarAsync<string>("select status from waitlist_entries where id = $1", entry));
+    }
+
     // --- joining ---------------------------------------------------------------------------------
 
     async Task<(string Text, bool Error)> ToolAsync(string secret, string phone, object args)
