@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Frontdesk.Platform;
 using Frontdesk.Privacy;
@@ -30,16 +31,44 @@ public class DatabaseOutageTests
         return p;
     }
 
+    /// <summary>A fresh, migrated database of this test's own: the instance whose database goes away
+    /// must not have claimed other tests' jobs from the shared one (they would sit 'processing' until
+    /// their lease ran out).</summary>
+    static async Task<string> OwnDatabaseAsync()
+    {
+        var admin = await TestCluster.AdminConnectionStringAsync();
+        var name = $"frontdesk_outage_{Guid.NewGuid():N}";
+        await using (var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(admin) { Database = "postgres" }.ConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new NpgsqlCommand($"create database {name}", conn);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        var own = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+        await Migrator.ApplyAsync(own, CancellationToken.None);
+        return name;
+    }
+
     [Fact]
     public async Task While_the_database_is_unreachable_requests_get_503_unavailable_and_the_instance_recovers_when_it_returns()
     {
-        var clinic = await TestClinic.CreateAsync(slots: 2, patients: 1);
-        await using var database = DatabaseSwitch.Start(TestCluster.AppConnectionString);
-        await using var app = TestApp.Factory.WithWebHostBuilder(b =>
-            b.UseSetting("FRONTDESK_APP_DATABASE_URL", database.Through(TestCluster.AppConnectionString)));
+        var name = await OwnDatabaseAsync();
+        var appUrl = new NpgsqlConnectionStringBuilder(TestCluster.AppConnectionString) { Database = name }.ConnectionString;
+        await using var database = DatabaseSwitch.Start(appUrl);
+        await using var app = new FrontdeskFactory().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("FRONTDESK_DATABASE_URL", new NpgsqlConnectionStringBuilder(TestCluster.AdminConnectionString) { Database = name }.ConnectionString);
+            b.UseSetting("FRONTDESK_APP_DATABASE_URL", database.Through(appUrl));
+        });
+        using var service = app.CreateClient();
+        service.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestApp.ServiceToken());
+        var clinicId = (await TestClinic.Json(await service.PostAsJsonAsync("/api/clinics", new { name = "Outage Clinic", timezone = "Europe/London" })))
+            .GetProperty("id").GetGuid();
         using var admin = app.CreateClient();
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestApp.Token(RequestClaims.ForClinic(clinic.Id, "outage-admin", "admin")));
-        var patient = $"/api/patients/{clinic.Id}/{clinic.PatientIds[0]}";
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestApp.Token(RequestClaims.ForClinic(clinicId, "outage-admin", "admin")));
+        var patientId = (await TestClinic.Json(await admin.PostAsJsonAsync($"/api/clinics/{clinicId}/patients", new { name = "Olive Outage", phone = Frontdesk.Tests.Calls.TwilioFixture.NewPhone() })))
+            .GetProperty("id").GetGuid();
+        var patient = $"/api/patients/{clinicId}/{patientId}";
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync(patient)).StatusCode);
 
         database.Off();
