@@ -110,6 +110,19 @@ public class BadInputTests
     }
 
     [Fact]
+    public async Task Answers_the_framework_gives_itself_carry_our_stable_problem_types()
+    {
+        var c = await TestClinic.CreateAsync(slots: 0, patients: 0);
+        using var client = TestApp.As(c.Id);
+        // A route that exists, with a method it does not take.
+        await ProblemAsync(await client.PatchAsync($"/api/patients/{c.Id}/{Guid.NewGuid()}", new StringContent("{}", Encoding.UTF8, "application/json")),
+            HttpStatusCode.MethodNotAllowed, "https://frontdesk.dev/problems/method-not-allowed");
+        // A JSON endpoint sent a form.
+        await ProblemAsync(await client.PostAsync($"/api/clinics/{c.Id}/patients", new FormUrlEncodedContent([new("name", "X")])),
+            HttpStatusCode.UnsupportedMediaType, Problems.UnsupportedMediaType);
+    }
+
+    [Fact]
     public async Task Only_service_role_creates_clinics()
     {
         var c = await TestClinic.CreateAsync(slots: 0, patients: 0);

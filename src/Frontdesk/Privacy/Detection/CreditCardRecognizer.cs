@@ -23,15 +23,6 @@ internal sealed partial class CreditCardRecognizer : IRecognizer
         }
     }
 
-    internal static bool IsValid(string value)
-    {
-        Span<char> digits = stackalloc char[24];
-        var m = Pattern().Match(value);
-        if (!m.Success || m.Length != value.Length) return false;
-        var n = Checksums.Digits(value, digits);
-        return n is >= 12 and <= 19 && Checksums.Luhn(digits[..n]);
-    }
-
     // Either one unbroken run or groups of 2–6 digits joined by one kind of separator; a leading "+" is a phone.
     [GeneratedRegex(@"(?<![\d+\-.])(?:\d{12,19}|\d{4}(?<sep>[ -])\d{2,6}(?:\k<sep>\d{1,6}){1,3})(?![\d]|[-.]\d)")]
     private static partial Regex Pattern();

@@ -22,13 +22,6 @@ internal sealed partial class NhsNumberRecognizer : IRecognizer
         }
     }
 
-    internal static bool IsValid(string value)
-    {
-        Span<char> digits = stackalloc char[10];
-        var m = Pattern().Match(value);
-        return m.Success && m.Length == value.Length && Checksums.Digits(value, digits) == 10 && Checksums.NhsMod11(digits);
-    }
-
     [GeneratedRegex(@"(?<![\d+\-])\d{3}(?<sep>[ -]?)\d{3}\k<sep>\d{4}(?![\d]|-\d)")]
     private static partial Regex Pattern();
 }

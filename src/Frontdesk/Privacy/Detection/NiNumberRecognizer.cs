@@ -35,9 +35,6 @@ internal sealed partial class NiNumberRecognizer : IRecognizer
         return p is not ("BG" or "GB" or "KN" or "NK" or "NT" or "TN" or "ZZ");
     }
 
-    internal static bool IsValid(string value) =>
-        Pattern().Match(value) is { Success: true } m && m.Length == value.Length && IsValidPrefix(m.Groups["prefix"].ValueSpan);
-
     [GeneratedRegex(@"(?<![\p{L}\d])(?<prefix>[A-Z]{2})[ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[A-D](?![\p{L}\d])", RegexOptions.IgnoreCase)]
     private static partial Regex Pattern();
 }
