@@ -167,6 +167,33 @@ public class CalendarPushTests(GoogleFakeFixture google)
     }
 
     [Fact]
+    public async Task An_event_Google_refuses_for_good_fails_the_sync_at_once_in_Googles_words_and_the_booking_stands()
+    {
+        var c = await TestClinic.CreateAsync(slots: 2, patients: 1);
+        var cal = NewCalendarId();
+        _fake.AddCalendar(cal);
+        await using var app = Start(_fake);
+        using var admin = app.As(c.Id);
+        await LinkAsync(_fake, admin, c, cal);
+        // The owner takes Frontdesk's write access away: every call about the calendar is a 403 that no retry mends.
+        _fake.FailCalendar(cal, 403, "forbidden", "The caller does not have permission");
+        try
+        {
+            var bookingId = await ClaimAsync(admin, c, 0, 0);
+            var view = await WaitForStatusAsync(admin, c.Id, bookingId, "failed");
+            Assert.Equal("Google answered 403 forbidden: The caller does not have permission", view.GetProperty("error").GetString());
+            // Finished, not waiting for a retry: nothing scheduled, nothing left for the worker.
+            Assert.NotNull(await TestApp.ScalarAsync<DateTime?>("select done_at from calendar_jobs where booking_id = $1", bookingId));
+            Assert.Equal("confirmed", await TestApp.ScalarAsync<string>("select status from bookings where id = $1", bookingId));
+            Assert.Empty(_fake.LiveEvents(cal));
+        }
+        finally
+        {
+            _fake.HealCalendar(cal);
+        }
+    }
+
+    [Fact]
     public async Task With_Google_down_bookings_succeed_and_their_events_arrive_after_a_restart_when_it_returns()
     {
         var c = await TestClinic.CreateAsync(slots: 3, patients: 2);
