@@ -176,6 +176,8 @@ public static class WaitlistEndpoints
     {
         ClaimState.Past p => Pages.Error(410, "This link is no longer valid", "The time it offered has passed.", p.Clinic),
         ClaimState.Withdrawn w => Pages.Error(410, "This link is no longer valid", "This offer has been withdrawn.", w.Clinic),
+        ClaimState.Cancelled c => Pages.Error(410, "This appointment was cancelled",
+            "The appointment booked through this link has been cancelled. To book another time, please call the clinic.", c.Clinic),
         _ => Pages.Error(404, "This link is no longer valid", "We couldn't find this offer.", await flow.ClinicAsync(link.ClinicId, ct)),
     };
 }
