@@ -8,8 +8,9 @@ using Frontdesk.Knowledge;
 namespace Frontdesk.StaffConsole;
 
 /// <summary>
-/// Settings (admins): follow-up template and quiet hours, procedures, practitioners and their
-/// calendars, knowledge documents, Vapi wiring. Every form calls the API's own handler, so the
+/// Settings (admins): follow-up template and quiet hours, reception, reminders and SMS limits
+/// (<see cref="ReceptionSettingsPages"/>), procedures, practitioners and their calendars, knowledge
+/// documents, Vapi wiring. Every form calls the API's own handler, so the
 /// validation, role check and audit row are the API's; a refusal shows the API's message.
 /// </summary>
 public static class SettingsPages
@@ -26,13 +27,19 @@ public static class SettingsPages
         settings.MapPost("/knowledge", SaveDocument);
         settings.MapPost("/knowledge/{documentId:guid}/delete", DeleteDocument);
         settings.MapPost("/vapi", SaveVapi);
+        ReceptionSettingsPages.Map(settings);
     }
 
     sealed record PractitionerRow(Guid Id, string Name, string? CalendarId);
 
     static Task<ContentHttpResult> Show(HttpContext http, Db db, CancellationToken ct) => Render(http, db, 200, null, null, ct);
 
-    static async Task<ContentHttpResult> Render(HttpContext http, Db db, int status, string? problem, UpdateFollowUp? typed, CancellationToken ct)
+    /// <summary>The settings page again with a refusal, the refused section's form refilled from <paramref name="posted"/>.</summary>
+    public static Task<ContentHttpResult> Refuse(HttpContext http, Db db, int status, string problem, IFormCollection posted, string section, CancellationToken ct) =>
+        Render(http, db, status, problem, null, ct, posted, section);
+
+    static async Task<ContentHttpResult> Render(HttpContext http, Db db, int status, string? problem, UpdateFollowUp? typed, CancellationToken ct,
+        IFormCollection? posted = null, string? section = null)
     {
         var user = ConsoleUser.Of(http);
         var followUp = (await FollowUpSettingsEndpoints.Get(user.ClinicId, http, db, ct)).Result as Ok<FollowUpSettings>;
@@ -54,6 +61,7 @@ public static class SettingsPages
         var quietStart = typed is null ? f?.QuietStart : typed.QuietStart;
         var quietEnd = typed is null ? f?.QuietEnd : typed.QuietEnd;
         var v = vapi?.Value;
+        var more = await ReceptionSettingsPages.RenderAsync(http, db, csrf, posted, section, ct);
 
         return ConsoleLayout.Page(http, "Settings", "settings", Html.Of($"""
             <h1>Settings</h1>
@@ -69,6 +77,8 @@ public static class SettingsPages
             <div><button type="submit">Save follow-up settings</button></div>
             </form>
             </section>
+
+            {more}
 
             <section class="card" aria-labelledby="proc-h" id="procedures"><h2 id="proc-h">Procedures</h2>
             <p class="muted">What callers ask about, the words they use for it, and the guide the follow-up links to.</p>
