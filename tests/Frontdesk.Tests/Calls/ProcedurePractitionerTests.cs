@@ -135,7 +135,7 @@ public class ProcedurePractitionerTests(TwilioFixture fx)
         Assert.Equal("45|True|" + c.Short, await TestApp.ScalarAsync<string>("""
             select p.consultation_minutes || '|' || (case when p.practitioners_restricted then 'True' else 'False' end) || '|' || string_agg(pp.practitioner_id::text, ',')
             from clinic_procedures p left join procedure_practitioners pp on pp.procedure_id = p.id
-            where p.clinic_id = $1 and p.name = 'Rhinoplasty' group by p.id
+            where p.clinic_id = $1 and p.name = 'Rhinoplasty' group by p.clinic_id, p.id
             """, c.Id));
         Assert.Equal(NoseSynonyms, await TestApp.ScalarAsync<string[]>("select synonyms from clinic_procedures where clinic_id = $1 and name = 'Rhinoplasty'", c.Id));
     }
@@ -175,7 +175,7 @@ public class ProcedurePractitionerTests(TwilioFixture fx)
         Assert.Equal("60|" + c.Long, await TestApp.ScalarAsync<string>("""
             select p.consultation_minutes || '|' || string_agg(pp.practitioner_id::text, ',')
             from clinic_procedures p join procedure_practitioners pp on pp.procedure_id = p.id
-            where p.clinic_id = $1 and p.name = 'Rhinoplasty' group by p.id
+            where p.clinic_id = $1 and p.name = 'Rhinoplasty' group by p.clinic_id, p.id
             """, c.Id));
     }
 
