@@ -122,4 +122,48 @@ public class ConsoleSettingsTests
         Assert.Equal("null|500", await TestApp.ScalarAsync<string>(
             "select coalesce(sms_allowed_countries::text, 'null') || '|' || sms_daily_quota from clinics where id = $1", clinic.Id));
     }
+
+    [Fact]
+    public async Task Who_consults_for_a_procedure_and_its_length_are_set_in_settings_through_the_procedure_API()
+    {
+        var (clinic, admin) = await AdminAsync();
+        using var _a = admin;
+        var other = await TestClinic.CreateAsync(slots: 0, patients: 0);
+        const string Count = "select count(*) from procedure_practitioners pp join clinic_procedures p on p.clinic_id = pp.clinic_id and p.id = pp.procedure_id where p.clinic_id = $1 and p.name = 'Rhinoplasty'";
+        const string State = "select coalesce(consultation_minutes::text, 'any') || '|' || practitioners_restricted from clinic_procedures where clinic_id = $1 and name = 'Rhinoplasty'";
+        var form = await admin.GetAsync(ConsoleRoutes.Settings);
+        var rhino = form.Document.QuerySelectorAll("#procedures ul.items > li").Single(li => li.QuerySelector("h3")!.TextContent == "Rhinoplasty");
+        Assert.NotNull(rhino.QuerySelector($"input[type=checkbox][name=practitioner][value='{clinic.PractitionerId}']"));
+        Assert.NotNull(rhino.QuerySelector("input[type=radio][name=who][value=everyone][checked]"));
+
+        var chosen = await admin.PostAsync(ConsoleRoutes.Settings + "/procedures", ("name", "Rhinoplasty"), ("synonyms", "nose job"), ("minutes", "45"),
+            ("who", "chosen"), ("practitioner", clinic.PractitionerId.ToString()));
+        Assert.Equal(ConsoleRoutes.Settings + "?done=saved#procedures", chosen.Location);
+        Assert.Equal("45|true", await TestApp.ScalarAsync<string>(State, clinic.Id));
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>(Count, clinic.Id));
+        var shown = (await admin.GetAsync(ConsoleRoutes.Settings)).Document.QuerySelectorAll("#procedures ul.items > li").Single(li => li.QuerySelector("h3")!.TextContent == "Rhinoplasty");
+        Assert.Equal("45", shown.QuerySelector("input[name=minutes]")!.GetAttribute("value"));
+        Assert.NotNull(shown.QuerySelector($"input[name=practitioner][value='{clinic.PractitionerId}'][checked]"));
+
+        // Refused: not a number, out of the API's range, another clinic's practitioner, an unknown choice — nothing changes.
+        foreach (var (fields, message) in new (string, string)[][]
+                 {
+                     [("minutes", "forty")], [("minutes", "2")], [("who", "chosen"), ("practitioner", other.PractitionerId.ToString())],
+                     [("who", "chosen"), ("practitioner", "nobody")], [("who", "some")],
+                 }.Zip(["whole number of minutes", "consultationMinutes is a whole number of minutes from 5 to 480", "does not have",
+                     "Choose practitioners from the list", "Choose every practitioner"]))
+        {
+            var bad = await admin.PostAsync(ConsoleRoutes.Settings + "/procedures", [("name", "Rhinoplasty"), ("synonyms", "nose job"), .. fields]);
+            Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+            Assert.True(bad.Text.Contains(message, StringComparison.Ordinal), message + ": " + bad.Document.QuerySelector("[role=alert]")?.TextContent);
+        }
+        Assert.Equal("45|true", await TestApp.ScalarAsync<string>(State, clinic.Id));
+
+        // Chosen with none ticked: nobody; everyone and an empty length: back to any.
+        await admin.PostAsync(ConsoleRoutes.Settings + "/procedures", ("name", "Rhinoplasty"), ("synonyms", "nose job"), ("minutes", "45"), ("who", "chosen"));
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>(Count, clinic.Id));
+        Assert.Equal("45|true", await TestApp.ScalarAsync<string>(State, clinic.Id));
+        await admin.PostAsync(ConsoleRoutes.Settings + "/procedures", ("name", "Rhinoplasty"), ("synonyms", "nose job"), ("minutes", ""), ("who", "everyone"));
+        Assert.Equal("any|false", await TestApp.ScalarAsync<string>(State, clinic.Id));
+    }
 }
