@@ -196,4 +196,54 @@ public class ConsoleWorkQueueTests
             "select count(*) from audit_trail where clinic_id = $1 and action = 'acknowledged' and entity = 'waitlist_offer'", clinic.Id));
         Assert.Null(Item(await receptionist.GetAsync(ConsoleRoutes.Queue), "Waitlist offer"));
     }
+
+    [Fact]
+    public async Task A_patients_page_shows_their_texts_and_waitlist_entries_and_removes_an_entry_through_the_waitlist_code()
+    {
+        var (clinic, patient, phone) = await ClinicAsync(patientName: "Jane Doe");
+        var replies = TestApp.Factory.Services.GetRequiredService<InboundReplies>();
+        await replies.HandleAsync([clinic.Id], phone, "SM" + Guid.NewGuid().ToString("N"), "Running ten minutes late", ReplyKind.Message, CancellationToken.None);
+        var entry = await TestApp.ScalarAsync<Guid>("""
+            insert into waitlist_entries (clinic_id, patient_id, practitioner_id, part_of_day, expires_at, source)
+            values ($1, $2, $3, 'morning', now() + interval '14 days', 'staff') returning id
+            """, clinic.Id, patient, clinic.PractitionerId);
+        var url = $"{ConsoleRoutes.Patients}/{patient}";
+        var remove = $"{url}/waitlist/{entry}/remove";
+
+        var (receptionist, _) = await ConsoleClient.SignedInAsync(clinic.Id, "receptionist");
+        using var _r = receptionist;
+        var page = await receptionist.GetAsync(url);
+        Assert.Contains("Running ten minutes late", page.Document.QuerySelector("section[aria-labelledby=rp-h]")!.TextContent);
+        var waitlist = page.Document.QuerySelector("section[aria-labelledby=wl-h]")!.TextContent;
+        Assert.Contains("(mornings)", waitlist);
+        Assert.Contains("waiting", waitlist);
+        Assert.NotNull(page.Document.QuerySelector($"form[action='{remove}']"));
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>(
+            "select count(*) from audit_trail where clinic_id = $1 and action = 'accessed' and entity_id = $2 and (detail->>'texts')::int = 1", clinic.Id, patient.ToString()));
+
+        // A doctor sees the waitlist but neither the texts (the inbox's roles) nor a way to change it.
+        var (doctor, _) = await ConsoleClient.SignedInAsync(clinic.Id, "doctor");
+        using var _d = doctor;
+        var seen = await doctor.GetAsync(url);
+        Assert.Null(seen.Document.QuerySelector("section[aria-labelledby=rp-h]"));
+        Assert.DoesNotContain("Running ten minutes late", seen.Html);
+        Assert.Null(seen.Document.QuerySelector($"form[action='{remove}']"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await doctor.PostAsync(remove)).Status);
+        // Another clinic's staff, and another patient's URL, reach nothing.
+        var other = await TestClinic.CreateAsync(slots: 0, patients: 0);
+        var (stranger, _) = await ConsoleClient.SignedInAsync(other.Id, "admin");
+        using var _s = stranger;
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.PostAsync(remove)).Status);
+        var someoneElse = await PatientAsync(clinic.Id, NewPhone(), "John Roe");
+        Assert.Equal(HttpStatusCode.NotFound, (await receptionist.PostAsync($"{ConsoleRoutes.Patients}/{someoneElse}/waitlist/{entry}/remove")).Status);
+        Assert.Equal("waiting", await TestApp.ScalarAsync<string>("select status from waitlist_entries where id = $1", entry));
+
+        var removed = await receptionist.PostAsync(remove);
+        Assert.Equal($"{url}?done=done", removed.Location);
+        Assert.Equal("removed", await TestApp.ScalarAsync<string>("select status from waitlist_entries where id = $1", entry));
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>(
+            "select count(*) from audit_trail where clinic_id = $1 and action = 'removed' and entity_id = $2", clinic.Id, entry.ToString()));
+        Assert.Null((await receptionist.GetAsync(url)).Document.QuerySelector("section[aria-labelledby=wl-h]"));
+        Assert.Equal(HttpStatusCode.NotFound, (await receptionist.PostAsync(remove)).Status);
+    }
 }
