@@ -31,17 +31,17 @@ public static class WaitlistLapses
             limit {Limit}
             """, new { C = clinicId }, ct);
 
-    /// <summary>A person saw the lapsed offer; false when there is no such unacknowledged lapsed offer.</summary>
-    public static async Task<bool> AcknowledgeAsync(DbSession s, Guid clinicId, Guid offerId, CancellationToken ct)
+    /// <summary>A person saw the lapsed offer: its entry's id, or null when there is no such unacknowledged lapsed offer.</summary>
+    public static async Task<Guid?> AcknowledgeAsync(DbSession s, Guid clinicId, Guid offerId, CancellationToken ct)
     {
         var entry = await s.QuerySingleOrDefaultAsync<Guid?>("""
             update waitlist_offers set acknowledged_at = now(), acknowledged_by = @Actor
             where clinic_id = @C and id = @Id and status = 'lapsed' and acknowledged_at is null
             returning entry_id
             """, new { C = clinicId, Id = offerId, Actor = s.Claims.Actor.Length <= 200 ? s.Claims.Actor : s.Claims.Actor[..200] }, ct);
-        if (entry is null) return false;
+        if (entry is null) return null;
         await AuditLog.WriteAsync(s, clinicId, "acknowledged", "waitlist_offer", offerId.ToString(), new { entryId = entry }, ct);
-        return true;
+        return entry;
     }
 }
 
@@ -80,10 +80,8 @@ public sealed class LapsedOfferQueueProvider(Outbox outbox) : IWorkQueueProvider
         if (!Guid.TryParse(id, out var offerId)) return new WorkActionResult.NotFound();
         var db = http.RequestServices.GetRequiredService<Db>();
         await using var s = await db.BeginAsync(user.Claims, ct);
-        var entryId = await s.QuerySingleOrDefaultAsync<Guid?>(
-            "select entry_id from waitlist_offers where clinic_id = @C and id = @Id", new { C = user.ClinicId, Id = offerId }, ct);
-        if (entryId is null || !await WaitlistLapses.AcknowledgeAsync(s, user.ClinicId, offerId, ct)) return new WorkActionResult.NotFound();
-        var removed = action == Remove && await WaitlistEntries.RemoveAsync(s, user.ClinicId, entryId.Value, ct);
+        if (await WaitlistLapses.AcknowledgeAsync(s, user.ClinicId, offerId, ct) is not { } entryId) return new WorkActionResult.NotFound();
+        var removed = action == Remove && await WaitlistEntries.RemoveAsync(s, user.ClinicId, entryId, ct);
         await s.CommitAsync(ct);
         if (removed) outbox.Signal();   // a released hold: the next entry's offer
         return new WorkActionResult.Done(removed ? "Removed from the waitlist." : "Done.");
