@@ -93,8 +93,8 @@ public sealed class CheckAvailabilityTool : IVapiTool, IVapiToolSchema
         else if (t == "tomorrow") day = today.AddDays(1);
         else if (Enum.TryParse<DayOfWeek>(t, ignoreCase: true, out var dow) && !int.TryParse(t, out _))
             day = today.AddDays(((int)dow - (int)today.DayOfWeek + 7) % 7);
-        else if (DateOnly.TryParseExact(t, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) day = d;
-        else if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var dto))
+        else if (ClinicTime.TryParseDay(t, out var d)) day = d;
+        else if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var dto) && ClinicTime.Plausible(dto))
             day = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(dto, zone).DateTime);
         else throw new VapiToolException("I didn't catch the date. Could you say the day again?");
         return (Start(day, zone), Start(day.AddDays(1), zone));

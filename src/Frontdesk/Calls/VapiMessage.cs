@@ -82,7 +82,7 @@ public static partial class VapiMessage
     {
         if (string.IsNullOrWhiteSpace(s)) return null;
         if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var n)) return FromEpoch(n);
-        return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var d) ? d.ToUniversalTime() : null;
+        return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var d) && ClinicTime.Plausible(d) ? d.ToUniversalTime() : null;
     }
 
     static DateTimeOffset? FromEpoch(double n) =>

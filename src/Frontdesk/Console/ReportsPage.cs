@@ -107,7 +107,7 @@ public static class ReportsPage
         </section>
         """);
 
-    static DateOnly? Parse(string? s) => DateOnly.TryParseExact(s, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d : null;
+    static DateOnly? Parse(string? s) => ClinicTime.TryParseDay(s, out var d) ? d : null;
 
     static string Iso(DateOnly d) => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 

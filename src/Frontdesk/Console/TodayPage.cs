@@ -60,7 +60,7 @@ public static class TodayPage
     {
         var zone = ClinicTime.Zone(timezone);
         var today = DateOnly.FromDateTime(ClinicTime.Local(clock.GetUtcNow(), zone).DateTime);
-        var day = DateOnly.TryParseExact(requested, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d : today;
+        var day = ClinicTime.TryParseDay(requested, out var d) ? d : today;
         return (day, Start(day, zone), Start(day.AddDays(1), zone));
     }
 

@@ -1,3 +1,4 @@
+using Frontdesk.Audit;
 using Frontdesk.Privacy;
 using Frontdesk.Tenancy;
 
@@ -33,7 +34,11 @@ public static class InboxEndpoints
             return Problems.Invalid("status is open, handled or all.");
         if (limit is < 1 or > InboxItems.MaxLimit) return Problems.Invalid($"limit is 1–{InboxItems.MaxLimit}.");
         await using var s = await db.BeginAsync(http.Claims(), ct);
-        return TypedResults.Ok(await InboxItems.ListAsync(s, vault, clinicId, status, limit ?? 100, ct));
+        var items = await InboxItems.ListAsync(s, vault, clinicId, status, limit ?? 100, ct);
+        // Senders' numbers and texts were just decrypted for this reader: that is audited, like a patient read.
+        await AuditLog.WriteAsync(s, clinicId, "accessed", "inbox", null, new { status, items = items.Select(i => i.Id) }, ct);
+        await s.CommitAsync(ct);
+        return TypedResults.Ok(items);
     }
 
     static async Task<Results<Ok<InboxItem>, ProblemHttpResult>> Update(Guid clinicId, Guid id, UpdateInboxItem body, HttpContext http, Db db,

@@ -20,6 +20,19 @@ public static class ClinicTime
         return new DateTimeOffset(wall, zone.GetUtcOffset(wall)).ToUniversalTime();
     }
 
+    /// <summary>Years a date from a client may name. Outside them a day's arithmetic (the next day, a
+    /// 30-day window, a zone's offset) runs off <see cref="DateTime"/>'s range and would throw: a 500 for
+    /// what a client sent. No clinic books, waits or reports beyond these.</summary>
+    public const int FirstYear = 1900, LastYear = 2199;
+
+    /// <summary>A client's ISO date (yyyy-MM-dd) within <see cref="FirstYear"/>–<see cref="LastYear"/>.</summary>
+    public static bool TryParseDay(string? text, out DateOnly day) =>
+        DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day)
+        && day.Year is >= FirstYear and <= LastYear;
+
+    /// <summary>An instant within <see cref="FirstYear"/>–<see cref="LastYear"/> (see there).</summary>
+    public static bool Plausible(DateTimeOffset at) => at.UtcDateTime.Year is >= FirstYear and <= LastYear;
+
     /// <summary>"Tuesday 3 March at 10:30" in the clinic's zone.</summary>
     public static string Spoken(DateTimeOffset at, TimeZoneInfo zone)
     {

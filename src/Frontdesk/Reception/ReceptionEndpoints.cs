@@ -114,7 +114,11 @@ public static class ReceptionEndpoints
         var filter = StatusFilter(status, Callbacks.Statuses, out var invalid);
         if (invalid is not null) return invalid;
         await using var s = await db.BeginAsync(http.Claims(), ct);
-        return TypedResults.Ok(await callbacks.ListAsync(s, clinicId, filter, ct));
+        var list = await callbacks.ListAsync(s, clinicId, filter, ct);
+        // Callers' numbers, reasons and notes were just decrypted for this reader: that is audited, like a patient read.
+        await AuditLog.WriteAsync(s, clinicId, "accessed", "callbacks", null, new { status = filter ?? "all", callbacks = list.Select(c => c.Id) }, ct);
+        await s.CommitAsync(ct);
+        return TypedResults.Ok(list);
     }
 
     static async Task<Results<Ok<CallbackView>, ProblemHttpResult>> PatchCallback(Guid clinicId, Guid id, UpdateCallback body, HttpContext http, Db db,

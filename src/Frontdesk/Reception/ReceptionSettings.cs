@@ -166,7 +166,7 @@ public static partial class ReceptionSettingsParser
         foreach (var c in list.EnumerateArray())
         {
             if (c.ValueKind != JsonValueKind.Object || !c.TryGetProperty("date", out var d) || d.ValueKind != JsonValueKind.String
-                || !DateOnly.TryParseExact(d.GetString(), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+                || !ClinicTime.TryParseDay(d.GetString(), out var date))
                 return (null, "closures: each entry needs a date YYYY-MM-DD (the clinic's local date).");
             string? reason = null;
             if (c.TryGetProperty("reason", out var r) && r.ValueKind != JsonValueKind.Null)

@@ -61,11 +61,10 @@ public sealed class TransferDestinationHandler(Db db, Callbacks callbacks, TimeP
             forModel = "Transfer not made: " + (open ? "the clinic has no transfer number" : "the clinic is closed") +
                        ". A callback is already arranged; offer to help with anything else (request_callback only to add details).";
         }
-        return new JsonObject
-        {
-            ["message"] = new JsonObject { ["type"] = "request-failed", ["content"] = spoken },
-            ["error"] = forModel,
-        };
+        // Vapi's answer to transfer-destination-request has two members, destination and error (its OpenAPI,
+        // ServerMessageResponseTransferDestinationRequest); the error goes to the model as the tool's result,
+        // so the sentence for the caller travels inside it.
+        return new JsonObject { ["error"] = $"{forModel} Tell the caller: \"{spoken}\"" };
     }
 
     static JsonObject Destination(string number, string mode, string clinicName) => new()

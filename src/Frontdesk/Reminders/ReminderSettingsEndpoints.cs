@@ -20,10 +20,11 @@ public static class ReminderSettingsEndpoints
 
     public static void MapReminderSettings(this IEndpointRouteBuilder app)
     {
+        // Admin, reading and writing (API.md), like the clinic's other settings.
         var group = app.MapGroup("/api/clinics/{clinicId:guid}/reminders").WithTags("Reminders")
-            .RequireAuthorization(Auth.Policies.Member);
-        group.MapGet("", Get).ProducesProblem(404);
-        group.MapPut("", Update).RequireRoles(AppRoles.Admin).ProducesProblem(400).ProducesProblem(403).ProducesProblem(404);
+            .RequireAuthorization(Auth.Policies.Member).RequireRoles(AppRoles.Admin);
+        group.MapGet("", Get).ProducesProblem(403).ProducesProblem(404);
+        group.MapPut("", Update).ProducesProblem(400).ProducesProblem(403).ProducesProblem(404);
     }
 
     sealed record Row(bool Enabled, TimeSpan[] Offsets, string? Template);

@@ -42,11 +42,11 @@ public sealed record StatsRange(DateTimeOffset From, DateTimeOffset To)
 
     static DateTimeOffset? Read(string text, TimeZoneInfo zone, bool endOfDay)
     {
-        if (text.Length == 10 && DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+        if (text.Length == 10 && ClinicTime.TryParseDay(text, out var day))
             return ClinicTime.StartOfDay(endOfDay ? day.AddDays(1) : day, zone);
         // A timestamp must say its offset: "09:00" alone would mean the server's zone.
         if (text.Length > 10 && (text.EndsWith('Z') || text.EndsWith('z') || text.LastIndexOfAny(['+', '-']) > 10)
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at))
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) && ClinicTime.Plausible(at))
             return at;
         return null;
     }

@@ -27,13 +27,13 @@ static class WaitlistInput
         if (string.IsNullOrWhiteSpace(text)) return true;
         var t = text.Trim();
         if (t.Length > 40) return false;
-        if (DateOnly.TryParseExact(t, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+        if (ClinicTime.TryParseDay(t, out var day))
         {
             bound = CheckAvailabilityTool.Start(end ? day.AddDays(1) : day, zone);
             return true;
         }
         // An instant must say its offset: a bare local time would be read in the server's zone.
-        if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at)
+        if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) && ClinicTime.Plausible(at)
             && (t.EndsWith('Z') || t.EndsWith('z') || t.LastIndexOfAny(['+', '-']) > 10))
         {
             bound = at.ToUniversalTime();

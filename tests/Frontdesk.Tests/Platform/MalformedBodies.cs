@@ -44,6 +44,9 @@ public static class MalformedBodies
         ("invalid UTF-8", [(byte)'"', 0x61, 0xFF, 0xFE, 0x62, (byte)'"']),
         ("overlong UTF-8", [(byte)'"', 0xC0, 0x80, (byte)'"']),
         ("deep nesting", U(Deep)),
+        ("last date", U("\"9999-12-31\"")),                 // the day after does not exist
+        ("last instant", U("\"9999-12-31T23:59:59Z\"")),
+        ("first instant east", U("\"0001-01-01T00:00:00+14:00\"")),
     ];
 
     /// <summary>Every member path of the seed with <paramref name="perPath"/> of the bad values (rotating,

@@ -181,6 +181,24 @@ public class CallbackTests
     }
 
     [Fact]
+    public async Task Listing_callbacks_decrypts_callers_numbers_so_every_listing_is_audited_with_whom_it_showed()
+    {
+        var (clinic, _, id, _, _) = await OneCallbackAsync();
+        const string Listings = "select count(*) from audit_trail where clinic_id = $1 and action = 'accessed' and entity = 'callbacks'";
+        var before = await TestApp.ScalarAsync<long>(Listings, clinic);
+        using var staff = TestApp.As(clinic, "receptionist");
+        using var listed = await staff.GetAsync($"/api/clinics/{clinic}/callbacks");
+        Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+        Assert.Equal(before + 1, await TestApp.ScalarAsync<long>(Listings, clinic));
+        Assert.True(await TestApp.ScalarAsync<bool>(Listings.Replace("count(*)", "bool_or(detail->>'status' = 'open' and detail->'callbacks' ? $2)",
+            StringComparison.Ordinal), clinic, id.ToString()));
+        // A refused filter shows nothing and audits nothing.
+        using var refused = await staff.GetAsync($"/api/clinics/{clinic}/callbacks?status=pending");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal(before + 1, await TestApp.ScalarAsync<long>(Listings, clinic));
+    }
+
+    [Fact]
     public async Task A_long_note_an_unknown_callback_and_an_unknown_status_filter_are_refused()
     {
         var (clinic, _, id, _, _) = await OneCallbackAsync();

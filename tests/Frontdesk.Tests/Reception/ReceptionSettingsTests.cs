@@ -78,6 +78,7 @@ public class ReceptionSettingsTests
         { """{"openingHours": {"mon": [["9am","5pm"]]}}""", "not a pair of times" },
         { """{"openingHours": {"funday": []}}""", "unknown day" },
         { """{"openingHours": {}, "closures": [{"date": "2026-13-01"}]}""", "YYYY-MM-DD" },
+        { """{"openingHours": {}, "closures": [{"date": "9999-12-31"}]}""", "YYYY-MM-DD" },
         { """{"openingHours": {}, "transferNumber": "020 7123 4567"}""", "E.164" },
         { """{"openingHours": {}, "transferNumber": "+4420"}""", "E.164" },
         { """{"openingHours": {}, "transferNumber": "+99912345678"}""", "E.164" },

@@ -15,7 +15,9 @@ public class ReminderSettingsTests
     {
         var clinic = await TestClinic.CreateAsync(slots: 0, patients: 0);
         using var receptionist = TestApp.As(clinic.Id, "receptionist");
-        var body = await TestClinic.Json(await receptionist.GetAsync($"/api/clinics/{clinic.Id}/reminders"));
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await receptionist.GetAsync($"/api/clinics/{clinic.Id}/reminders")).StatusCode);   // admin only (API.md)
+        using var admin = TestApp.As(clinic.Id);
+        var body = await TestClinic.Json(await admin.GetAsync($"/api/clinics/{clinic.Id}/reminders"));
         Assert.True(body.GetProperty("enabled").GetBoolean());
         Assert.Equal(["P1D", "PT2H"], body.GetProperty("offsets").EnumerateArray().Select(o => o.GetString()));
         Assert.False(body.GetProperty("custom").GetBoolean());

@@ -124,6 +124,10 @@ public class ReplyTests(TwilioFixture fx)
         var inbox = await TestClinic.Json(await receptionist.GetAsync($"/api/clinics/{s.Clinic.Id}/inbox"));
         var item = Assert.Single(inbox.EnumerateArray());
         Assert.Equal(text, item.GetProperty("text").GetString());
+        // The sender's number and text were decrypted for this reader: the listing is audited with what it showed.
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>("""
+            select count(*) from audit_trail where clinic_id = $1 and action = 'accessed' and entity = 'inbox' and detail->'items' ? $2
+            """, s.Clinic.Id, item.GetProperty("id").GetString()!));
         Assert.Equal(s.Phone, item.GetProperty("from").GetString());
         Assert.Equal("open", item.GetProperty("status").GetString());
         var booking = item.GetProperty("booking");

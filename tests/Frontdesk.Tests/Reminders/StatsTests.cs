@@ -139,6 +139,10 @@ public class StatsTests
     [InlineData("from=2026-12-02&to=2026-12-01")]
     [InlineData("from=2026-12-01T10:00:00Z&to=2026-12-01T10:00:00Z")]
     [InlineData("from=2024-01-01&to=2026-01-01")]
+    [InlineData("to=9999-12-31")]                         // the day after runs off the calendar: a 400, never a 500
+    [InlineData("from=9999-12-15")]                       // from + 30 days likewise
+    [InlineData("from=0001-01-01")]
+    [InlineData("from=0001-01-01T00:00:00%2B14:00")]
     public async Task A_bad_range_is_a_400_validation_problem(string query)
     {
         var clinic = await TestClinic.CreateAsync(slots: 0, patients: 0);

@@ -135,6 +135,9 @@ public class WaitlistApiTests
             (new { patientId = patient, to = past }, HttpStatusCode.BadRequest, Problems.Validation),
             (new { patientId = patient, from = "2099-01-01" }, HttpStatusCode.BadRequest, Problems.Validation),
             (new { patientId = patient, to = new string('9', 50) }, HttpStatusCode.BadRequest, Problems.Validation),
+            (new { patientId = patient, to = "9999-12-31" }, HttpStatusCode.BadRequest, Problems.Validation),          // the day after runs off the calendar
+            (new { patientId = patient, to = "9999-12-31T23:59:59Z" }, HttpStatusCode.BadRequest, Problems.Validation),
+            (new { patientId = patient, from = "0001-01-01T00:00:00+14:00" }, HttpStatusCode.BadRequest, Problems.Validation),
             (new { patientId = patient, practitionerId = Guid.NewGuid() }, HttpStatusCode.NotFound, Problems.NotFound),
             (new { patientId = patient, practitionerId = other.PractitionerId }, HttpStatusCode.NotFound, Problems.NotFound),
             (new { patientId = Guid.NewGuid() }, HttpStatusCode.NotFound, Problems.NotFound),
