@@ -61,7 +61,13 @@ public static class WorkQueuePage
         await using (var s = await db.BeginAsync(user.Claims, ct))
         {
             foreach (var p in providers) items.AddRange(await p.ListAsync(s, user, ct));
-            await ConsoleText.ViewedAsync(s, user, "queue", null, null, new { items = items.Count }, ct);
+            // Callers' numbers and texts were just opened for this reader: audited with the ids shown (opaque, never the values),
+            // as the callback and inbox APIs audit their listings.
+            await ConsoleText.ViewedAsync(s, user, "queue", null, null, new
+            {
+                items = items.Count,
+                shown = items.GroupBy(i => i.Kind).ToDictionary(g => g.Key, g => g.Select(i => i.Id).ToArray()),
+            }, ct);
             await s.CommitAsync(ct);
         }
         var csrf = ConsoleLayout.CsrfField(http);

@@ -120,6 +120,11 @@ public class ConsoleWorkQueueTests
         Assert.Contains("“Can I bring my husband along?”", item.TextContent);
         Assert.Contains("about the booking with", item.TextContent);
         Assert.Equal($"{ConsoleRoutes.Queue}/inbox/{replyId}", item.QuerySelector("form")!.GetAttribute("action"));
+        // The texts were opened for this reader: the view is audited with the ids it showed, never the text.
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>("""
+            select count(*) from audit_trail where clinic_id = $1 and action = 'console_viewed' and entity_id = 'queue'
+              and detail -> 'detail' -> 'shown' -> 'inbox' ? $2 and position('husband' in detail::text) = 0
+            """, clinic.Id, replyId.ToString()));
 
         // The inbox API's roles: a doctor does not see the texts, nor act on them.
         var (doctor, _) = await ConsoleClient.SignedInAsync(clinic.Id, "doctor");
