@@ -54,7 +54,11 @@ public static class WorkQueuePage
     static async Task<ContentHttpResult> Show(HttpContext http, Db db, IEnumerable<IWorkQueueProvider> providers, CancellationToken ct) =>
         await Render(http, db, providers, 200, null, ct);
 
-    static async Task<ContentHttpResult> Render(HttpContext http, Db db, IEnumerable<IWorkQueueProvider> providers, int status, string? problem, CancellationToken ct)
+    /// <summary>A refused item's form, its text shown again in its field.</summary>
+    sealed record Typed(string Kind, string Id, IFormCollection Form);
+
+    static async Task<ContentHttpResult> Render(HttpContext http, Db db, IEnumerable<IWorkQueueProvider> providers, int status, string? problem, CancellationToken ct,
+        Typed? typed = null)
     {
         var user = ConsoleUser.Of(http);
         var items = new List<WorkItem>();
@@ -75,7 +79,7 @@ public static class WorkQueuePage
             <li>
             <p><b>{i.Title}</b> {ConsoleLayout.Tag(i.Status, i.StatusKind)}</p>
             <p class="muted">{ConsoleLayout.Local(i.At, user.ClinicTimezone)}{(i.Detail is null ? Html.Empty : Html.Of($" · {i.Detail}"))}</p>
-            {(i.Actions.Count == 0 ? Html.Empty : i.Field is { } field ? FieldForm(i, field, csrf) : Html.Of($"""
+            {(i.Actions.Count == 0 ? Html.Empty : i.Field is { } field ? FieldForm(i, field, csrf, typed is { } t && t.Kind == i.Kind && t.Id == i.Id ? t.Form.Raw(field.Name) : "") : Html.Of($"""
                 <div class="actions">{i.Actions.Select(a => Html.Of($"""
                     <form method="post" action="{ConsoleRoutes.Queue}/{i.Kind}/{i.Id}" class="inline">{csrf}<input type="hidden" name="action" value="{a.Name}"><button type="submit"{ButtonClass(a)}>{a.Label}</button></form>
                     """))}</div>
@@ -93,12 +97,12 @@ public static class WorkQueuePage
     static Html ButtonClass(WorkAction a) => a.Danger ? Html.Constant(" class=\"danger\"") : Html.Constant(" class=\"secondary\"");
 
     /// <summary>One form: the labelled text field, then each action as a submit button naming itself.</summary>
-    static Html FieldForm(WorkItem i, WorkField f, Html csrf)
+    static Html FieldForm(WorkItem i, WorkField f, Html csrf, string text)
     {
         var id = $"f-{i.Kind}-{i.Id}";
         return Html.Of($"""
             <form method="post" action="{ConsoleRoutes.Queue}/{i.Kind}/{i.Id}" class="stack">{csrf}
-            <div><label for="{id}">{f.Label}{(f.Hint is null ? Html.Empty : Html.Of($" <span class=\"hint\">{f.Hint}</span>"))}</label><textarea id="{id}" name="{f.Name}" maxlength="{f.MaxLength}" rows="3"{(f.Required ? Html.Constant(" required") : Html.Empty)}></textarea></div>
+            <div><label for="{id}">{f.Label}{(f.Hint is null ? Html.Empty : Html.Of($" <span class=\"hint\">{f.Hint}</span>"))}</label><textarea id="{id}" name="{f.Name}" maxlength="{f.MaxLength}" rows="3"{(f.Required ? Html.Constant(" required") : Html.Empty)}>{text}</textarea></div>
             <div class="actions">{i.Actions.Select(a => Html.Of($"""<button type="submit" name="action" value="{a.Name}"{ButtonClass(a)}>{a.Label}</button>"""))}</div>
             </form>
             """);
@@ -114,7 +118,7 @@ public static class WorkQueuePage
         return await provider.ActAsync(http, user, id, form.Raw("action"), form, ct) switch
         {
             WorkActionResult.Done => TypedResults.Redirect(ConsoleRoutes.Queue + "?done=done"),
-            WorkActionResult.Refused r => await Render(http, db, all, r.Status, r.Message, ct),
+            WorkActionResult.Refused r => await Render(http, db, all, r.Status, r.Message, ct, new Typed(kind, id, form)),
             _ => await Render(http, db, all, 404, "That item is not in your clinic's queue (any more).", ct),
         };
     }

@@ -48,6 +48,8 @@ public class ConsoleWorkQueueTests
         Assert.Contains("Call notes are text of at most 2000 characters", bad.Text);
         var tooLong = await client.PostAsync($"{ConsoleRoutes.Queue}/callbacks/{id}", ("action", "no_answer"), ("note", new string('x', 2001)));
         Assert.Equal(HttpStatusCode.BadRequest, tooLong.Status);
+        // What was typed is in the field again, for this item only.
+        Assert.Equal(new string('x', 2001), Item(tooLong, "Call back " + phone)!.QuerySelector("textarea[name=note]")!.TextContent);
         Assert.Equal("0|open", await TestApp.ScalarAsync<string>("select attempts || '|' || status from callbacks where id = $1", id));
 
         var tried = await client.PostAsync($"{ConsoleRoutes.Queue}/callbacks/{id}", ("action", "no_answer"), ("note", "Rang at 3pm,\r\nleft a voicemail"));
