@@ -42,8 +42,10 @@ public static class ReceptionChecks
         var closedCall = $"call-{Guid.NewGuid()}";
         var closed = await Vapi(Transfer(closedCall, "+447911123457"));
         await Vapi(Transfer(closedCall, "+447911123457"));
-        // Vapi's answer to transfer-destination-request carries destination or error only: the caller's sentence is inside the error.
-        var spoken = closed.Ok && closed.Body.TryGetProperty("error", out var m) ? m.GetString() : null;
+        // Vapi's answer has destination and error only: the sentence for the caller travels inside the error.
+        var spoken = !closed.Ok ? null
+            : closed.Body.TryGetProperty("message", out var m) ? m.GetProperty("content").GetString()
+            : closed.Body.TryGetProperty("error", out var e) ? e.GetString() : null;
         var afterClosed = (await Callbacks()).Where(x => x.GetProperty("callId").GetString() == closedCall).ToList();
         s.Check("Transfer while closed opens one callback and says when", closed.Ok && !closed.Body.TryGetProperty("destination", out _)
                 && spoken is not null && spoken.Contains("call you back", StringComparison.Ordinal) && afterClosed.Count == 1,

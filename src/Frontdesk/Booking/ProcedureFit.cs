@@ -26,6 +26,18 @@ public sealed record ProcedureFit(Guid Id, string Name, int? ConsultationMinutes
         and (@FitMinutes::int is null or s.ends_at - s.starts_at >= make_interval(mins => @FitMinutes::int))
         """;
 
+    /// <summary>
+    /// The same rule from the procedure's side, for matching many procedures against one slot (the
+    /// waitlist): the procedure aliased <c>cp</c> fits the slot aliased <c>s</c>. <c>cp</c> is left-joined;
+    /// no procedure (null) fits every slot, a procedure restricted to nobody fits none.
+    /// </summary>
+    public const string ProcedureCondition = """
+        (cp.id is null or (
+          (not cp.practitioners_restricted or exists (select 1 from procedure_practitioners pp
+             where pp.clinic_id = cp.clinic_id and pp.procedure_id = cp.id and pp.practitioner_id = s.practitioner_id))
+          and (cp.consultation_minutes is null or s.ends_at - s.starts_at >= make_interval(mins => cp.consultation_minutes))))
+        """;
+
     /// <summary>The parameters of <see cref="SlotCondition"/>; for no procedure, a condition every slot meets.</summary>
     public static (bool FitRestricted, Guid[] FitPractitioners, int? FitMinutes) Parameters(ProcedureFit? fit) =>
         fit is null ? (false, [], null) : (fit.Restricted, fit.PractitionerIds, fit.ConsultationMinutes);

@@ -95,7 +95,7 @@ public static class ReportsPage
         <dl class="facts"><dt>Calls</dt><dd>{s.Calls}</dd>
         <dt>Booked by phone</dt><dd>{s.Bookings.Voice}</dd>
         <dt>Booked from a follow-up link</dt><dd>{s.Bookings.SmsLink}</dd>
-        <dt>Booked on the manage page</dt><dd>{s.Bookings.ManageLink}</dd>
+        <dt>Moved or cancelled by the patient online</dt><dd>{s.Bookings.ManageLink}</dd>
         <dt>Booked from the waitlist</dt><dd>{s.Bookings.Waitlist}</dd>
         <dt>Booked by staff</dt><dd>{s.Bookings.Staff}</dd>
         <dt>Follow-ups sent</dt><dd>{s.FollowUps.Sent}</dd>

@@ -45,7 +45,7 @@ public sealed partial class ManageFlow(Db db, Outbox outbox, ManageLinkToken tok
     public static RequestClaims Claims(Guid clinicId) => RequestClaims.ForClinic(clinicId, Actor, Tenancy.Roles.Patient);
 
     sealed record Row(Guid BookingId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string Practitioner, string Procedure,
-        string Status, Guid SlotId, Guid PractitionerId, string? Phone, bool PatientErased)
+        string Status, Guid SlotId, Guid PractitionerId, string? Phone, bool PatientErased, Guid? ProcedureId)
     {
         public BookedView View => new(BookingId, StartsAt, EndsAt, Practitioner, Procedure);
         public TimeSpan Length => EndsAt - StartsAt;
@@ -53,14 +53,15 @@ public sealed partial class ManageFlow(Db db, Outbox outbox, ManageLinkToken tok
 
     const string ClinicSql = "select name, timezone, address, phone from clinics where id = @ClinicId";
 
-    // The procedure is what the booking was made for, where Frontdesk knows it: the lead it converted
-    // (booking page) or the waitlist entry it closed.
+    // The procedure is what the booking was made for, where Frontdesk knows it: the one recorded on the
+    // booking (voice, booking page, waitlist: issue 17), else the lead it converted or the waitlist entry it closed.
     const string RowSql = """
         select b.id, b.starts_at, b.ends_at, pr.name,
-               coalesce((select l.procedure from leads l where l.clinic_id = b.clinic_id and l.converted_booking_id = b.id limit 1),
+               coalesce((select cp.name from clinic_procedures cp where cp.clinic_id = b.clinic_id and cp.id = b.procedure_id),
+                        (select l.procedure from leads l where l.clinic_id = b.clinic_id and l.converted_booking_id = b.id limit 1),
                         (select cp.name from waitlist_entries e join clinic_procedures cp on cp.clinic_id = e.clinic_id and cp.id = e.procedure_id
                           where e.clinic_id = b.clinic_id and e.booking_id = b.id limit 1), ''),
-               b.status, b.slot_id, b.practitioner_id, p.phone, coalesce(p.erased_at is not null, true)
+               b.status, b.slot_id, b.practitioner_id, p.phone, coalesce(p.erased_at is not null, true), b.procedure_id
         from bookings b
         join practitioners pr on pr.clinic_id = b.clinic_id and pr.id = b.practitioner_id
         left join patients p on p.clinic_id = b.clinic_id and p.id = b.patient_id
@@ -86,21 +87,56 @@ public sealed partial class ManageFlow(Db db, Outbox outbox, ManageLinkToken tok
         : row.StartsAt <= DateTimeOffset.UtcNow || link.ExpiresAt <= DateTimeOffset.UtcNow ? ManageStatus.Started
         : ManageStatus.Live;
 
-    /// <summary>Who may see the booking instead of its practitioner: for now the practitioner alone
-    /// (procedures are not yet tied to practitioners).</summary>
-    static Guid[] Suitable(Row row) => [row.PractitionerId];
-
-    const string FreeSql = """
-        select s.id, s.starts_at, s.ends_at, p.name
-        from calendar_slots s join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
-        where s.clinic_id = @ClinicId and s.practitioner_id = any(@Practitioners) and s.id <> @SlotId
-          and s.starts_at > now() and s.starts_at < now() + make_interval(days => @Days)
+    // A slot the booking could move to (aliased s). With the booking's procedure known (bookings.procedure_id),
+    // the practitioners who consult for it and the consultation length, as voice booking reads them
+    // (issue 17, ProcedureFit); a procedure without a length keeps the booking's own length. Without a
+    // procedure, the practitioner it is booked with, at least as long.
+    const string SuitsCondition = $"""
+        s.clinic_id = @ClinicId and s.starts_at > now()
+          and (not @OwnOnly or s.practitioner_id = @Own)
           and s.ends_at - s.starts_at >= @Length
+          and {ProcedureFit.SlotCondition}
+        """;
+
+    // Free (the booking's own slot is claimed, so never among them), within the page's horizon.
+    const string FreeCondition = """
+        s.starts_at < now() + make_interval(days => @Days)
           and s.claimed_by is null and not s.busy
           and (s.hold_expires_at is null or s.hold_expires_at <= now())
+        """;
+
+    const string FreeSql = $"""
+        select s.id, s.starts_at, s.ends_at, p.name
+        from calendar_slots s join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
+        where {SuitsCondition} and {FreeCondition}
         order by s.starts_at, p.name
         limit @Limit
         """;
+
+    // The 409's alternatives: suitable free times nearest the one just taken, ranked as the slot engine
+    // ranks its own (|Δ start| + 2 h for another practitioner than the booking's).
+    const string NearestSql = $"""
+        select s.id, s.starts_at, s.ends_at, p.name
+        from calendar_slots s join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
+        where {SuitsCondition} and {FreeCondition} and s.id <> @Target
+        order by abs(extract(epoch from s.starts_at - (select t.starts_at from calendar_slots t where t.clinic_id = @ClinicId and t.id = @Target)))
+                 + case when s.practitioner_id = @Own then 0 else 7200 end, s.id
+        limit 5
+        """;
+
+    /// <summary>The parameters of <see cref="SuitsCondition"/> and the queries built on it; <see cref="Target"/>
+    /// is the slot asked for (a move's, or the one just taken).</summary>
+    sealed record Suits(Guid ClinicId, Guid Own, bool OwnOnly, TimeSpan Length, bool FitRestricted, Guid[] FitPractitioners,
+        int? FitMinutes, int Days, int Limit, Guid Target);
+
+    async Task<Suits> SuitsAsync(DbSession s, Guid clinicId, Row row, CancellationToken ct)
+    {
+        var fit = await ProcedureFits.ByIdAsync(s, clinicId, row.ProcedureId, ct);
+        var (restricted, practitioners, minutes) = ProcedureFit.Parameters(fit);
+        return new Suits(clinicId, row.PractitionerId, OwnOnly: fit is null,
+            Length: fit?.ConsultationMinutes is null ? row.Length : TimeSpan.Zero, restricted, practitioners, minutes,
+            options.Days, options.MaxSlots, Guid.Empty);
+    }
 
     /// <summary>Free times the booking could move to: suitable practitioners, long enough, in the page's horizon.</summary>
     public async Task<IReadOnlyList<SlotChoice>> FreeSlotsAsync(ManageLink link, CancellationToken ct)
@@ -110,11 +146,8 @@ public sealed partial class ManageFlow(Db db, Outbox outbox, ManageLinkToken tok
         return row is null ? [] : await FreeAsync(s, link.ClinicId, row, ct);
     }
 
-    Task<IReadOnlyList<SlotChoice>> FreeAsync(DbSession s, Guid clinicId, Row row, CancellationToken ct) =>
-        s.QueryAsync<SlotChoice>(FreeSql, new
-        {
-            ClinicId = clinicId, Practitioners = Suitable(row), row.SlotId, options.Days, row.Length, Limit = options.MaxSlots,
-        }, ct);
+    async Task<IReadOnlyList<SlotChoice>> FreeAsync(DbSession s, Guid clinicId, Row row, CancellationToken ct) =>
+        await s.QueryAsync<SlotChoice>(FreeSql, await SuitsAsync(s, clinicId, row, ct), ct);
 
     /// <summary>Moves the booking to <paramref name="slotId"/> through the slot engine (the new slot
     /// claimed and the old one freed in one statement, or nothing), and texts the new time with a
@@ -126,12 +159,11 @@ public sealed partial class ManageFlow(Db db, Outbox outbox, ManageLinkToken tok
         await s.ExecuteAsync("select 1 from bookings where clinic_id = @ClinicId and id = @BookingId for update", new { link.ClinicId, link.BookingId }, ct);
         var row = await s.QuerySingleOrDefaultAsync<Row>(RowSql, new { link.ClinicId, link.BookingId }, ct);
         if (row is null || row.PatientErased || StatusOf(row, link) != ManageStatus.Live) return new MoveResult.NotLive();
-        // Only a time the page could have offered: a forged form cannot move the booking to another
-        // practitioner's diary or into a shorter slot.
-        if (!await s.QuerySingleOrDefaultAsync<bool>("""
-                select exists (select 1 from calendar_slots where clinic_id = @ClinicId and id = @SlotId
-                               and practitioner_id = any(@Practitioners) and ends_at - starts_at >= @Length and starts_at > now())
-                """, new { link.ClinicId, SlotId = slotId, Practitioners = Suitable(row), row.Length }, ct))
+        // Only a time the page could have offered: a forged form cannot move the booking to the diary of a
+        // practitioner who does not consult for its procedure, or into a slot too short for it.
+        var suits = await SuitsAsync(s, link.ClinicId, row, ct);
+        if (!await s.QuerySingleOrDefaultAsync<bool>($"select exists (select 1 from calendar_slots s where s.id = @Target and {SuitsCondition})",
+                suits with { Target = slotId }, ct))
             return new MoveResult.NoSuchSlot();
 
         var outcome = await SlotEngine.MoveAsync(s, link.BookingId, slotId, link.ClinicId, ct);
@@ -148,9 +180,7 @@ public sealed partial class ManageFlow(Db db, Outbox outbox, ManageLinkToken tok
                 Log.Moved(log, link.ClinicId, link.BookingId);
                 return new MoveResult.Moved(moved.View);
             case 409:
-                var suitable = Suitable(row).ToHashSet();
-                var alternatives = outcome.Alternatives.Where(a => suitable.Contains(a.PractitionerId) && a.EndsAt - a.StartsAt >= row.Length)
-                    .Select(a => new SlotChoice(a.SlotId, a.StartsAt, a.EndsAt, row.Practitioner)).ToList();
+                var alternatives = await s.QueryAsync<SlotChoice>(NearestSql, suits with { Target = slotId }, ct);
                 return new MoveResult.Taken(alternatives.Count > 0 ? alternatives : await FreeAsync(s, link.ClinicId, row, ct));
             case 404 when outcome.Error?.StartsWith("Booking", StringComparison.Ordinal) == true:
                 return new MoveResult.NotLive();

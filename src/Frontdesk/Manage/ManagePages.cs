@@ -14,7 +14,7 @@ public static class ManagePages
         var noticeNote = notice is null ? Html.Empty : Html.Of($"""<p class="note ok" role="status">{notice}</p>""");
         var problemNote = problem is null ? Html.Empty : Html.Of($"""<p class="note" role="alert">{problem}</p>""");
         var move = slots.Count == 0
-            ? Html.Of($"""<p>There are no other free times with {booking.Practitioner} in the next few weeks. Please call us if this time no longer suits you.</p>""")
+            ? Html.Of($"""<p>There are no other free times for this appointment in the next few weeks. Please call us if this time no longer suits you.</p>""")
             : Html.Of($"""
                 <p>Pick a new time, then confirm. Times are the clinic's local time ({clinic.Timezone}).</p>
                 <form method="post" action="{path}/move">

@@ -57,8 +57,11 @@ public sealed record StatsRange(DateTimeOffset From, DateTimeOffset To)
 /// <list type="bullet">
 /// <item><c>calls</c>: calls that started in the range (stored time when Vapi sent none).</item>
 /// <item><c>bookings</c>: bookings made in the range, by <c>bookings.source</c>: <c>phone</c> → voice, <c>sms_link</c>
-/// → smsLink (the follow-up's booking page), <c>manage_link</c> → manageLink, <c>waitlist</c> → waitlist, anything
-/// else (<c>api</c>, the staff console) → staff. Later cancellations do not uncount them.</item>
+/// → smsLink (the follow-up's booking page), <c>waitlist</c> → waitlist, anything else (<c>api</c>, the staff
+/// console) → staff. Later cancellations do not uncount them. <c>manageLink</c>: bookings the patient moved or
+/// cancelled through their manage link in the range (the manage page changes a booking in place, so these
+/// are read from the audit trail's <c>moved</c>/<c>cancelled</c> rows whose actor is the manage link; a
+/// booking changed several times counts once).</item>
 /// <item><c>followUps</c>: follow-up SMS created in the range that Twilio accepted; booked: those whose lead then
 /// booked through its link.</item>
 /// <item><c>reminders</c>: reminder SMS queued in the range that Twilio accepted; confirmed: bookings the patient
@@ -86,9 +89,11 @@ public static class ClinicStats
              and coalesce(k.started_at, k.created_at) >= @From and coalesce(k.started_at, k.created_at) < @To)::int,
           (select count(*) from b where source in ('phone', 'voice'))::int,
           (select count(*) from b where source = 'sms_link')::int,
-          (select count(*) from b where source in ('manage_link', 'manage'))::int,
+          (select count(distinct a.entity_id) from audit_trail a
+             where a.clinic_id = @ClinicId and a.actor = '{Manage.ManageFlow.Actor}' and a.entity = 'booking' and a.action in ('moved', 'cancelled')
+               and a.at >= @From and a.at < @To)::int,
           (select count(*) from b where source = 'waitlist')::int,
-          (select count(*) from b where source not in ('phone', 'voice', 'sms_link', 'manage_link', 'manage', 'waitlist'))::int,
+          (select count(*) from b where source not in ('phone', 'voice', 'sms_link', 'waitlist'))::int,
           (select count(*) from lead_followups f
              where f.clinic_id = @ClinicId and f.created_at >= @From and f.created_at < @To
                and exists (select 1 from sms_messages m where m.clinic_id = f.clinic_id and m.followup_id = f.id and {Accepted}))::int,

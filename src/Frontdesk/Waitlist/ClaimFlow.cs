@@ -47,7 +47,8 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
 
     sealed record Row(Guid OfferId, Guid EntryId, Guid SlotId, string OfferStatus, DateTimeOffset OfferExpiresAt, Guid PatientId,
         string EntryStatus, Guid? EntryBookingId, Guid? WantedPractitioner, string? Phone, bool PatientErased,
-        DateTimeOffset StartsAt, DateTimeOffset EndsAt, Guid PractitionerId, string Practitioner, string Procedure, bool Available)
+        DateTimeOffset StartsAt, DateTimeOffset EndsAt, Guid PractitionerId, string Practitioner, string Procedure, bool Available,
+        Guid? ProcedureId)
     {
         /// <summary>The offered time in the page's booking shape (its id is the slot's).</summary>
         public BookedView Offered => new(SlotId, StartsAt, EndsAt, Practitioner, Procedure);
@@ -61,7 +62,8 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
                p.phone, p.erased_at is not null,
                s.starts_at, s.ends_at, s.practitioner_id, pr.name, coalesce(cp.name, ''),
                s.claimed_by is null and not s.busy
-                 and (s.hold_expires_at is null or s.hold_expires_at <= now() or s.hold_holder = 'waitlist:' || o.id::text)
+                 and (s.hold_expires_at is null or s.hold_expires_at <= now() or s.hold_holder = 'waitlist:' || o.id::text),
+               e.procedure_id
         from waitlist_offers o
         join waitlist_entries e on e.clinic_id = o.clinic_id and e.id = o.entry_id
         join patients p on p.clinic_id = e.clinic_id and p.id = e.patient_id
@@ -77,14 +79,25 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
         where b.clinic_id = @ClinicId and b.id = @BookingId
         """;
 
-    // Free times like the offered one (same length; the entry's practitioner if it named one),
-    // ranked as the slot engine ranks alternatives: |Δ start| + 2 h for another practitioner.
-    const string AlternativesSql = """
+    // A time like the offered one: same length, the entry's practitioner if it named one, and one that
+    // fits the entry's procedure as voice booking reads it (issue 17, ProcedureFit).
+    const string LikeOfferedCondition = $"""
+        s.starts_at > now() and s.ends_at - s.starts_at = @Length
+          and (@Wanted::uuid is null or s.practitioner_id = @Wanted)
+          and {ProcedureFit.SlotCondition}
+        """;
+
+    // Free times like the offered one (or held by another open offer to the same entry: a newer text's
+    // time is the patient's too), ranked as the slot engine ranks alternatives: |Δ start| + 2 h for
+    // another practitioner.
+    const string AlternativesSql = $"""
         select s.id, s.starts_at, s.ends_at, p.name
         from calendar_slots s join practitioners p on p.clinic_id = s.clinic_id and p.id = s.practitioner_id
-        where s.clinic_id = @ClinicId and s.id <> @SlotId and s.starts_at > now() and s.ends_at - s.starts_at = @Length
-          and s.claimed_by is null and not s.busy and (s.hold_expires_at is null or s.hold_expires_at <= now())
-          and (@Wanted::uuid is null or s.practitioner_id = @Wanted)
+        where s.clinic_id = @ClinicId and s.id <> @SlotId and {LikeOfferedCondition}
+          and s.claimed_by is null and not s.busy
+          and (s.hold_expires_at is null or s.hold_expires_at <= now()
+               or s.hold_holder in (select 'waitlist:' || o.id::text from waitlist_offers o
+                                    where o.clinic_id = s.clinic_id and o.entry_id = @EntryId and o.status = 'open'))
         order by abs(extract(epoch from s.starts_at - @StartsAt)) + case when s.practitioner_id = @PractitionerId then 0 else 7200 end, s.id
         limit 5
         """;
@@ -105,17 +118,25 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
             return new ClaimState.Booked(clinic, b, manageTokens.PathFor(link.ClinicId, b.BookingId, b.StartsAt));
         if (row.Gone) return new ClaimState.Withdrawn(clinic);
         if (row.StartsAt <= DateTimeOffset.UtcNow || link.ExpiresAt <= DateTimeOffset.UtcNow) return new ClaimState.Past(clinic);
-        if (row.Available)
+        var fit = await ProcedureFits.ByIdAsync(s, link.ClinicId, row.ProcedureId, ct);
+        // The offered time stops being on offer if the procedure's settings changed so that it no longer fits.
+        if (row.Available && Fits(fit, row))
             return new ClaimState.Open(clinic, row.SlotId, row.Offered,
                 row.OfferStatus == "open" && row.OfferExpiresAt > DateTimeOffset.UtcNow ? row.OfferExpiresAt : null);
-        return new ClaimState.Taken(clinic, row.Offered, await AlternativesAsync(s, link.ClinicId, row, ct));
+        return new ClaimState.Taken(clinic, row.Offered, await AlternativesAsync(s, link.ClinicId, row, fit, ct));
     }
 
-    static Task<IReadOnlyList<SlotChoice>> AlternativesAsync(DbSession s, Guid clinicId, Row row, CancellationToken ct) =>
-        s.QueryAsync<SlotChoice>(AlternativesSql, new
+    static bool Fits(ProcedureFit? fit, Row row) => fit is null || fit.Fits(row.PractitionerId, row.StartsAt, row.EndsAt);
+
+    static Task<IReadOnlyList<SlotChoice>> AlternativesAsync(DbSession s, Guid clinicId, Row row, ProcedureFit? fit, CancellationToken ct)
+    {
+        var (restricted, practitioners, minutes) = ProcedureFit.Parameters(fit);
+        return s.QueryAsync<SlotChoice>(AlternativesSql, new
         {
             ClinicId = clinicId, row.SlotId, Length = row.EndsAt - row.StartsAt, Wanted = row.WantedPractitioner, row.StartsAt, row.PractitionerId,
+            row.EntryId, FitRestricted = restricted, FitPractitioners = practitioners, FitMinutes = minutes,
         }, ct);
+    }
 
     /// <summary>Books <paramref name="slotId"/> (the offered time, or one of the alternatives shown)
     /// for the entry's patient, closes the offer and the entry, and texts the booking with its manage
@@ -132,25 +153,43 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
         if (row.EntryBookingId is { } existing) return new ClaimResult.Booked(existing);
 
         var offered = slotId == row.SlotId;
-        if (!offered && !await s.QuerySingleOrDefaultAsync<bool>("""
-                select exists (select 1 from calendar_slots where clinic_id = @ClinicId and id = @SlotId and starts_at > now()
-                               and ends_at - starts_at = @Length and (@Wanted::uuid is null or practitioner_id = @Wanted))
-                """, new { ClinicId = clinicId, SlotId = slotId, Length = row.EndsAt - row.StartsAt, Wanted = row.WantedPractitioner }, ct))
+        // Only a time the page could show (issue 17's procedure rules included): the offered one while it
+        // fits the entry's procedure, or one like it.
+        var fit = await ProcedureFits.ByIdAsync(s, clinicId, row.ProcedureId, ct);
+        var (restricted, practitioners, minutes) = ProcedureFit.Parameters(fit);
+        if (offered ? !Fits(fit, row) : !await s.QuerySingleOrDefaultAsync<bool>($"""
+                select exists (select 1 from calendar_slots s where s.clinic_id = @ClinicId and s.id = @SlotId and {LikeOfferedCondition})
+                """, new
+                {
+                    ClinicId = clinicId, SlotId = slotId, Length = row.EndsAt - row.StartsAt, Wanted = row.WantedPractitioner,
+                    FitRestricted = restricted, FitPractitioners = practitioners, FitMinutes = minutes,
+                }, ct))
             return new ClaimResult.NoSuchSlot();
 
         // The offer's hold is the key while the offer is open: nobody else can claim the slot before it
-        // lapses, and after that the slot engine lets exactly one claimer have it.
-        var holder = offered && row.OfferStatus == "open" ? WaitlistOffers.Holder(row.OfferId) : null;
+        // lapses, and after that the slot engine lets exactly one claimer have it. A time held by another
+        // open offer to the same entry (a newer text) is the patient's too.
+        var holder = offered && row.OfferStatus == "open"
+            ? WaitlistOffers.Holder(row.OfferId)
+            : await s.QuerySingleOrDefaultAsync<Guid?>("""
+                select id from waitlist_offers
+                where clinic_id = @ClinicId and entry_id = @EntryId and slot_id = @SlotId and status = 'open' and id <> @OfferId
+                """, new { ClinicId = clinicId, row.EntryId, SlotId = slotId, row.OfferId }, ct) is { } sibling
+                ? WaitlistOffers.Holder(sibling)
+                : null;
         var outcome = await SlotEngine.ClaimAsync(s, slotId, row.PatientId, clinicId, holder, Source, null, ct);
         switch (outcome.Status)
         {
             case 200:
                 var bookingId = outcome.BookingId!.Value;
+                await ProcedureFits.RecordAsync(s, clinicId, bookingId, fit, ct);
+                // This offer, and another open offer to the entry for the slot just booked, are claimed.
                 await s.ExecuteAsync("""
                     update waitlist_offers set status = case when status = 'open' then 'claimed' else status end,
                            closed_at = coalesce(closed_at, now()), booking_id = @BookingId
-                    where clinic_id = @ClinicId and id = @OfferId
-                    """, new { ClinicId = clinicId, link.OfferId, BookingId = bookingId }, ct);
+                    where clinic_id = @ClinicId
+                      and (id = @OfferId or entry_id = @EntryId and slot_id = @SlotId and status = 'open')
+                    """, new { ClinicId = clinicId, link.OfferId, row.EntryId, SlotId = slotId, BookingId = bookingId }, ct);
                 // Booked another time: the offered slot is not needed any more — released now, so the
                 // next entry hears of it without waiting for the hold to run out.
                 if (!offered)
@@ -162,6 +201,9 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
                     update waitlist_entries set status = 'booked', booking_id = @BookingId, closed_at = now()
                     where clinic_id = @ClinicId and id = @EntryId
                     """, new { ClinicId = clinicId, row.EntryId, BookingId = bookingId }, ct);
+                // Claimed through an older text: a newer offer to the entry still holds another time for
+                // someone who is booked now — withdrawn, its hold released (the next entry hears of it).
+                var withdrawn = await WaitlistEntries.WithdrawAsync(s, clinicId, [row.EntryId], ct);
                 var booking = (await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { ClinicId = clinicId, BookingId = bookingId, row.Procedure }, ct))!;
                 var clinic = (await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { ClinicId = clinicId }, ct))!;
                 var sms = row.Phone is { } phone
@@ -170,14 +212,14 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
                 await AuditLog.WriteAsync(s, clinicId, "claimed", "waitlist_offer", row.OfferId.ToString(), new
                 {
                     entryId = row.EntryId, bookingId, slotId, offeredSlotId = row.SlotId, withinHold = holder is not null,
-                    confirmationSms = sms is PatientSmsOutcome.Queued,
+                    offersWithdrawn = withdrawn, confirmationSms = sms is PatientSmsOutcome.Queued,
                 }, ct);
                 await s.CommitAsync(ct);
                 outbox.Signal();
                 Log.Claimed(log, clinicId, row.OfferId, bookingId);
                 return new ClaimResult.Booked(bookingId);
             case 409:
-                return new ClaimResult.Taken(await AlternativesAsync(s, clinicId, row with { SlotId = slotId }, ct));
+                return new ClaimResult.Taken(await AlternativesAsync(s, clinicId, row with { SlotId = slotId }, fit, ct));
             default:
                 return outcome.Error == "Patient not found" ? new ClaimResult.NotValid() : new ClaimResult.NoSuchSlot();
         }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Frontdesk.Audit;
+using Frontdesk.Booking;
 using Frontdesk.Calls;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
@@ -46,10 +47,14 @@ public sealed class JoinWaitlistTool(Vault vault, WaitlistOptions options) : IVa
         if (WaitlistInput.WindowProblem(from, to, now) is not null)
             throw new VapiToolException("Those dates don't work for the waiting list: the last day must be ahead of today and after the first, within a year.");
 
-        (Guid Id, string Name)? procedure = null;
+        // Procedures and who does them (issue 17), as book_appointment reads them: a procedure nobody
+        // consults for is said so and nobody waits for it.
+        ProcedureFit? procedure = null;
         if (ToolArgs.Text(arguments, "procedure", 100) is { } procedureText
-            && (procedure = await WaitlistInput.ProcedureAsync(s, clinicId, procedureText, ct)) is null)
+            && (procedure = await ProcedureFits.FindAsync(s, clinicId, procedureText, ct)) is null)
             throw new VapiToolException("I don't have that treatment on our list. Could you say which treatment it is again?");
+        if (procedure is { NobodyConsults: true })
+            throw new VapiToolException(procedure.NobodyMessage(context.Clinic.Name) + " Would you like me to take a message for the team?");
 
         PractitionerRow? practitioner = null;
         if (ToolArgs.Text(arguments, "practitioner", 100) is { } who)
@@ -63,6 +68,9 @@ public sealed class JoinWaitlistTool(Vault vault, WaitlistOptions options) : IVa
                 [] => throw new VapiToolException("I couldn't find a practitioner by that name. Any practitioner, or someone else?"),
                 _ => throw new VapiToolException($"Did you mean {string.Join(" or ", found.Select(p => p.Name))}?"),
             };
+            if (procedure is { Restricted: true } && !procedure.PractitionerIds.Contains(practitioner.Id))
+                throw new VapiToolException($"{practitioner.Name} doesn't do {procedure.Name} consultations. " +
+                                            "Shall I put you down for anyone who does?");
         }
 
         if (await PatientSms.OptedOutAsync(s, vault, clinicId, phone, ct))

@@ -1,3 +1,4 @@
+using Frontdesk.Booking;
 using Frontdesk.BookingPage;
 using Frontdesk.Calls;
 using Frontdesk.Messaging;
@@ -75,16 +76,20 @@ public static class WaitlistEndpoints
         var now = DateTimeOffset.UtcNow;
         if (WaitlistInput.WindowProblem(from, to, now) is { } window) return Problems.Invalid(window);
 
-        Guid? procedureId = null;
-        if (body.Procedure is { } text)
-        {
-            if (await WaitlistInput.ProcedureAsync(s, clinicId, text, ct) is not { } procedure)
-                return Problems.Invalid("procedure is not one of the clinic's procedures (GET /api/clinics/{clinicId}/followup lists them).");
-            procedureId = procedure.Id;
-        }
+        ProcedureFit? procedure = null;
+        if (body.Procedure is { } text
+            && (procedure = await ProcedureFits.FindAsync(s, clinicId, text, ct)) is null)
+            return Problems.Invalid("procedure is not one of the clinic's procedures (GET /api/clinics/{clinicId}/followup lists them).");
+        // Issue 17's procedure rules, as voice booking reads them: an entry that no slot could ever fit is refused.
+        if (procedure is { NobodyConsults: true })
+            return Problems.ConflictProblem($"Nobody consults for {procedure.Name} at the moment, so nobody can wait for it " +
+                                            "(PUT /api/clinics/{clinicId}/procedures/{name} sets who does).");
         if (body.PractitionerId is { } pid && !await s.QuerySingleOrDefaultAsync<bool>(
                 "select exists (select 1 from practitioners where clinic_id = @ClinicId and id = @Id)", new { ClinicId = clinicId, Id = pid }, ct))
             return Problems.NotFoundProblem("Practitioner");
+        if (body.PractitionerId is { } wanted && procedure is { Restricted: true } && !procedure.PractitionerIds.Contains(wanted))
+            return Problems.ConflictProblem($"The practitioner does not consult for {procedure.Name} " +
+                                            "(PUT /api/clinics/{clinicId}/procedures/{name} sets who does).");
         var phone = await s.QuerySingleOrDefaultAsync<string>(
             "select coalesce(phone, '') from patients where clinic_id = @ClinicId and id = @Id and erased_at is null", new { ClinicId = clinicId, Id = body.PatientId }, ct);
         if (phone is null) return Problems.NotFoundProblem("Patient");
@@ -93,7 +98,7 @@ public static class WaitlistEndpoints
         if (await PatientSms.OptedOutAsync(s, vault, clinicId, phone, ct))
             return Problems.ConflictProblem("The patient's number has opted out of text messages (STOP): waitlist offers are sent by text message.");
 
-        var id = await WaitlistEntries.AddAsync(s, clinicId, new WaitlistWish(body.PatientId, procedureId, body.PractitionerId, from, to, part),
+        var id = await WaitlistEntries.AddAsync(s, clinicId, new WaitlistWish(body.PatientId, procedure?.Id, body.PractitionerId, from, to, part),
             WaitlistInput.ExpiresAt(from, to, now, options), "staff", null, ct);
         await s.CommitAsync(ct);
         return TypedResults.Created($"/api/clinics/{clinicId}/waitlist/{id}", new WaitlistCreated(id));

@@ -136,7 +136,7 @@ public static class WaitlistEntries
 
     /// <summary>Withdraws the open offers of <paramref name="entryIds"/> and releases the holds they
     /// placed (the slot trigger then offers each slot to the next entry).</summary>
-    static Task<int> WithdrawAsync(DbSession s, Guid clinicId, Guid[] entryIds, CancellationToken ct) =>
+    internal static Task<int> WithdrawAsync(DbSession s, Guid clinicId, Guid[] entryIds, CancellationToken ct) =>
         s.QuerySingleOrDefaultAsync<int>("""
             with o as (
               update waitlist_offers set status = 'withdrawn', closed_at = now()

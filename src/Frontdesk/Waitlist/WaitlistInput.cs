@@ -1,24 +1,11 @@
 using System.Globalization;
 using Frontdesk.Calls;
-using Frontdesk.FollowUp;
 
 namespace Frontdesk.Waitlist;
 
 /// <summary>Reading what someone asked to wait for, shared by the staff API and the join_waitlist tool.</summary>
 static class WaitlistInput
 {
-    sealed record ProcedureRow(Guid Id, string Name, string[] Synonyms);
-
-    /// <summary>The clinic's procedure a name or synonym stands for (the follow-up's catalog matching), or null.</summary>
-    public static async Task<(Guid Id, string Name)?> ProcedureAsync(DbSession s, Guid clinicId, string text, CancellationToken ct)
-    {
-        var rows = await s.QueryAsync<ProcedureRow>("select id, name, synonyms from clinic_procedures where clinic_id = @ClinicId",
-            new { ClinicId = clinicId }, ct);
-        if (rows.Count == 0) return null;
-        var found = new ProcedureCatalog(rows.Select(r => new Procedure(r.Name, r.Synonyms, null)).ToList()).ForKeyword(text);
-        return found is null ? null : rows.Where(r => r.Name == found.Name).Select(r => (r.Id, r.Name)).FirstOrDefault();
-    }
-
     /// <summary>A bound given as a clinic-local date (<c>2026-12-03</c>: the start of that day, or of the next
     /// day for an inclusive end) or as an instant with its offset. Null when absent; false when unreadable.</summary>
     public static bool TryBound(string? text, TimeZoneInfo zone, bool end, out DateTimeOffset? bound)

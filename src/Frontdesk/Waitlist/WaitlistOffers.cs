@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Frontdesk.Audit;
+using Frontdesk.Booking;
 using Frontdesk.FollowUp;
 using Frontdesk.Messaging;
 using Frontdesk.Privacy;
@@ -55,16 +56,19 @@ public sealed partial class WaitlistOffers(Db db, WaitlistOptions options, Waitl
         for update of s
         """;
 
-    // Matching: practitioner, window and part of day as asked; the procedure does not narrow the
-    // slots yet (every slot is a consultation slot, as on the booking page). An entry is offered a
-    // given slot once. Order: first come first served, then the closest fit (fewest "any" answers,
-    // then the narrowest window). SKIP LOCKED: a concurrent job for another slot takes the next entry.
-    const string CandidatesSql = """
+    // Matching: practitioner, window and part of day as asked, and the procedure as voice booking
+    // reads it (issue 17, ProcedureFit): the slot's practitioner consults for it and the slot is long
+    // enough. An entry is offered a given slot once. Order: first come first served, then the closest
+    // fit (fewest "any" answers, then the narrowest window). SKIP LOCKED: a concurrent job for another
+    // slot takes the next entry.
+    const string CandidatesSql = $"""
         select e.id, e.patient_id, p.phone, cp.name
         from waitlist_entries e
         join patients p on p.clinic_id = e.clinic_id and p.id = e.patient_id and p.erased_at is null and p.phone is not null
+        join calendar_slots s on s.clinic_id = e.clinic_id and s.id = @SlotId
         left join clinic_procedures cp on cp.clinic_id = e.clinic_id and cp.id = e.procedure_id
         where e.clinic_id = @ClinicId and e.status = 'waiting' and e.expires_at > now()
+          and {ProcedureFit.ProcedureCondition}
           and (e.practitioner_id is null or e.practitioner_id = @PractitionerId)
           and (e.from_at is null or e.from_at <= @StartsAt)
           and (e.to_at is null or @StartsAt < e.to_at)

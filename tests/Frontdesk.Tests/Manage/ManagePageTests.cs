@@ -33,6 +33,8 @@ public class ManagePageTests(TwilioFixture fx)
 
     ManageLinkToken Tokens => fx.App.Services.GetRequiredService<ManageLinkToken>();
 
+    static readonly string[] NoseSynonyms = ["nose job"];
+
     Task<Booked> NewAsync(int slots = 6) => BookedAsync(Tokens, slots);
 
     static Task<string?> BookingAsync(Guid bookingId) =>
@@ -87,6 +89,52 @@ public class ManagePageTests(TwilioFixture fx)
         Assert.Contains("path=/manage", cookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task For_a_booking_with_a_procedure_the_link_names_it_and_offers_free_times_of_every_practitioner_who_consults_for_it()
+    {
+        var b = await NewAsync(slots: 4);
+        using var svc = TestApp.Service();
+        var (start, _) = await Calendar.CalendarTestHost.SlotTimesAsync(b.Clinic.SlotIds[0]);
+        async Task<(Guid Id, Guid[] Slots)> PractitionerAsync(string name, DateTimeOffset from, int count)
+        {
+            var id = (await TestClinic.Json(await svc.PostAsJsonAsync($"/api/clinics/{b.Clinic.Id}/practitioners", new { name }))).GetProperty("id").GetGuid();
+            var gen = await TestClinic.Json(await svc.PostAsJsonAsync($"/api/clinics/{b.Clinic.Id}/slots",
+                new { practitionerId = id, startsAt = from, endsAt = from.AddMinutes(30 * count), durationMinutes = 30 }));
+            return (id, gen.GetProperty("slots").EnumerateArray().Select(s => s.GetProperty("id").GetGuid()).ToArray());
+        }
+        var (other, otherSlots) = await PractitionerAsync("Dr Other", start.AddDays(1), 2);
+        var (_, thirdSlots) = await PractitionerAsync("Dr Third", start.AddDays(2), 1);
+        using (var admin = fx.As(b.Clinic.Id))
+        {
+            var put = await admin.PutAsJsonAsync($"/api/clinics/{b.Clinic.Id}/procedures/Rhinoplasty",
+                new { synonyms = NoseSynonyms, practitionerIds = new[] { b.Clinic.PractitionerId, other } });
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+        // The procedure the booking was made for, as voice booking records it.
+        await TestApp.ExecAsync("""
+            update bookings set procedure_id = (select id from clinic_procedures where clinic_id = $1 and name = 'Rhinoplasty') where id = $2
+            """, b.Clinic.Id, b.BookingId);
+
+        using var browser = Browser(fx.App);
+        var doc = await HtmlAsync(await browser.GetAsync(b.Path));
+        Assert.Contains("Rhinoplasty consultation", doc.QuerySelector("dl")!.TextContent);
+        var offered = SlotValues(doc);
+        Assert.Equal(b.Clinic.SlotIds.Where(id => id != b.SlotId).Concat(otherSlots).Order(), offered.Order());
+
+        // Dr Third does not consult for Rhinoplasty: a forged form cannot move the booking there.
+        var refused = await browser.PostAsync(b.Path + "/move", Form(("csrf", Csrf(doc)), ("slot", thirdSlots[0].ToString())));
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.Equal("confirmed|" + b.SlotId, await BookingAsync(b.BookingId));
+
+        var moved = await browser.PostAsync(b.Path + "/move", Form(("csrf", Csrf(doc)), ("slot", otherSlots[1].ToString())));
+        Assert.Equal(HttpStatusCode.Redirect, moved.StatusCode);
+        Assert.Equal($"confirmed|{otherSlots[1]}|{other}", await TestApp.ScalarAsync<string>(
+            "select status || '|' || slot_id || '|' || practitioner_id from bookings where id = $1", b.BookingId));
+        var sms = await SmsAsync(fx.Fake, b.Phone, 1);
+        Assert.Contains("your Rhinoplasty consultation is now", sms.Body);
+        Assert.Contains("with Dr Other", sms.Body);
     }
 
     [Fact]

@@ -5,6 +5,8 @@ using Frontdesk.Booking;
 using Frontdesk.Platform;
 using Frontdesk.Stats;
 using Frontdesk.Tests.Infrastructure;
+using Frontdesk.Tests.Manage;
+using Microsoft.Extensions.DependencyInjection;
 using static Frontdesk.Tests.Reminders.ReminderHelpers;
 
 namespace Frontdesk.Tests.Reminders;
@@ -66,11 +68,11 @@ public class StatsTests
         var s = clinic.SlotIds;
 
         // Bookings made that day: 2 by the voice agent (one at 23:30 London time), 1 from a follow-up's link,
-        // 1 rescheduled-to from the manage page, 1 from the waitlist, 2 by staff (one later cancelled).
+        // 1 from the waitlist, 2 by staff (one later cancelled). The manage page makes no bookings: it moves and
+        // cancels them (counted by the test below, through the page itself).
         var voice1 = await ClaimAsync(clinic.Id, s[0], patient, "phone", At(day, 10));
         await ClaimAsync(clinic.Id, s[1], patient, "phone", At(day, 23, 30));
         var smsLink = await ClaimAsync(clinic.Id, s[2], patient, "sms_link", At(day, 11));
-        await ClaimAsync(clinic.Id, s[3], patient, "manage_link", At(day, 12));
         await ClaimAsync(clinic.Id, s[4], patient, "waitlist", At(day, 13));
         var staff1 = await ClaimAsync(clinic.Id, s[5], patient, "api", At(day, 14));
         var staff2 = await ClaimAsync(clinic.Id, s[6], patient, "api", At(day, 15));
@@ -104,7 +106,7 @@ public class StatsTests
         await CallAsync(other.Id, At(day, 10));
 
         var expected = """
-            {"calls":3,"bookings":{"voice":2,"smsLink":1,"manageLink":1,"waitlist":1,"staff":2},"followUps":{"sent":3,"booked":1},"reminders":{"sent":2,"confirmed":1},"noShows":2,"waitlistRefills":1}
+            {"calls":3,"bookings":{"voice":2,"smsLink":1,"manageLink":0,"waitlist":1,"staff":2},"followUps":{"sent":3,"booked":1},"reminders":{"sent":2,"confirmed":1},"noShows":2,"waitlistRefills":1}
             """;
         using var receptionist = TestApp.As(clinic.Id, "receptionist");
         var byDate = await TestClinic.Json(await receptionist.GetAsync($"/api/clinics/{clinic.Id}/stats?from={day:yyyy-MM-dd}&to={day:yyyy-MM-dd}"));
@@ -123,6 +125,43 @@ public class StatsTests
         Assert.Equal(4, twoDays.GetProperty("calls").GetInt32());
         Assert.Equal(2, twoDays.GetProperty("bookings").GetProperty("smsLink").GetInt32());
         Assert.Equal(3, twoDays.GetProperty("reminders").GetProperty("sent").GetInt32());
+    }
+
+    [Fact]
+    public async Task Manage_link_counts_the_bookings_patients_moved_or_cancelled_through_their_manage_page_in_the_range()
+    {
+        var (clinic, patient, _) = await ClinicAsync(slots: 6);
+        var s = clinic.SlotIds;
+        var moved = await BookAsync(clinic.Id, s[0], patient);
+        var cancelled = await BookAsync(clinic.Id, s[1], patient);
+        var byStaff = await BookAsync(clinic.Id, s[2], patient);
+        var tokens = TestApp.Factory.Services.GetRequiredService<Frontdesk.Manage.ManageLinkToken>();
+        string PathOf(Guid booking, DateTimeOffset startsAt) => tokens.PathFor(clinic.Id, booking, startsAt);
+        using var browser = PatientScenario.Browser(TestApp.Factory);
+
+        // Moved twice by the patient (one booking), then cancelled by another's page; staff move the third.
+        var path = PathOf(moved, (await Calendar.CalendarTestHost.SlotTimesAsync(s[0])).Start);
+        foreach (var target in new[] { s[3], s[4] })
+        {
+            var page = await PatientScenario.HtmlAsync(await browser.GetAsync(path));
+            var r = await browser.PostAsync(path + "/move", PatientScenario.Form(("csrf", PatientScenario.Csrf(page)), ("slot", target.ToString())));
+            Assert.Equal(HttpStatusCode.Redirect, r.StatusCode);
+            path = r.Headers.Location!.OriginalString.Split('?')[0];
+        }
+        var cancelPath = PathOf(cancelled, (await Calendar.CalendarTestHost.SlotTimesAsync(s[1])).Start) + "/cancel";
+        var ask = await PatientScenario.HtmlAsync(await browser.GetAsync(cancelPath));
+        Assert.Equal(HttpStatusCode.OK, (await browser.PostAsync(cancelPath, PatientScenario.Form(("csrf", PatientScenario.Csrf(ask))))).StatusCode);
+        using var admin = TestApp.As(clinic.Id);
+        Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"/api/bookings/{clinic.Id}/{byStaff}", new { slotId = s[5] })).StatusCode);
+        Assert.Equal("confirmed|cancelled", await TestApp.ScalarAsync<string>(
+            "select (select status from bookings where id = $1) || '|' || (select status from bookings where id = $2)", moved, cancelled));
+
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, London).DateTime);
+        var stats = await TestClinic.Json(await admin.GetAsync($"/api/clinics/{clinic.Id}/stats?from={today:yyyy-MM-dd}&to={today:yyyy-MM-dd}"));
+        Assert.Equal("""{"voice":0,"smsLink":0,"manageLink":2,"waitlist":0,"staff":3}""", stats.GetProperty("bookings").GetRawText());
+        var before = await TestClinic.Json(await admin.GetAsync(
+            $"/api/clinics/{clinic.Id}/stats?from={today.AddDays(-3):yyyy-MM-dd}&to={today.AddDays(-1):yyyy-MM-dd}"));
+        Assert.Equal(0, before.GetProperty("bookings").GetProperty("manageLink").GetInt32());
     }
 
     static string Counts(JsonElement stats)
