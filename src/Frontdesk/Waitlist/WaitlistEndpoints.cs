@@ -32,6 +32,8 @@ public static class WaitlistEndpoints
         services.AddSingleton<IOutboxHandler, WaitlistOffers>();
         services.AddSingleton<IOutboxHandler, WaitlistExpiry>();
         services.AddSingleton<IVapiTool, JoinWaitlistTool>();
+        // The staff console's work queue (issue 19): offers that lapsed unclaimed.
+        services.AddSingleton<StaffConsole.IWorkQueueProvider, LapsedOfferQueueProvider>();
         services.AddOutbox();
         return services;
     }
