@@ -25,7 +25,7 @@ public static class AttendanceEndpoints
 
     sealed record State(string Status, DateTimeOffset StartsAt, string? Attendance, bool Started);
 
-    static async Task<Results<Ok<BookingView>, ProblemHttpResult>> Mark(Guid clinicId, Guid bookingId, AttendanceMark body, HttpContext http,
+    public static async Task<Results<Ok<BookingView>, ProblemHttpResult>> Mark(Guid clinicId, Guid bookingId, AttendanceMark body, HttpContext http,
         Db db, CancellationToken ct)
     {
         await using var s = await db.BeginAsync(http.Claims(), ct);

@@ -16,12 +16,13 @@ public static class BookingPages
         console.MapGet("/bookings", Show);
         console.MapPost("/bookings/{bookingId:guid}/cancel", Cancel);
         console.MapPost("/bookings/{bookingId:guid}/move", Move);
+        console.MapPost("/bookings/{bookingId:guid}/attendance", Attendance);
     }
 
     sealed record Practitioner(Guid Id, string Name);
 
     sealed record SlotRow(Guid Id, Guid PractitionerId, DateTimeOffset StartsAt, DateTimeOffset EndsAt, bool Busy, bool Claimed, bool Held,
-        Guid? BookingId, string? PatientName, string? Source);
+        Guid? BookingId, string? PatientName, string? Source, string? Attendance);
 
     enum SlotState { Free, Held, Booked, Busy }
 
@@ -37,7 +38,8 @@ public static class BookingPages
 
     const string SlotsSql = """
         select s.id, s.practitioner_id, s.starts_at, s.ends_at, s.busy, s.claimed_by is not null,
-               s.hold_expires_at is not null and s.hold_expires_at > now(), b.id, p.name, b.source
+               s.hold_expires_at is not null and s.hold_expires_at > now(), b.id, p.name, b.source,
+               b.attendance
         from calendar_slots s
         left join bookings b on b.clinic_id = s.clinic_id and b.slot_id = s.id and b.status <> 'cancelled'
         left join patients p on p.clinic_id = b.clinic_id and p.id = b.patient_id
@@ -119,7 +121,7 @@ public static class BookingPages
                         <section aria-labelledby="p-{p.Id}"><h2 id="p-{p.Id}">{p.Name}</h2>
                         {(mine.Count == 0 ? Html.Of($"<p class=\"muted\">No slots on this day.</p>") : Html.Of($"""
                             <div class="scroll"><table><thead><tr><th scope="col">Time</th><th scope="col">State</th><th scope="col">Patient</th><th scope="col">Actions</th></tr></thead><tbody>
-                            {mine.Select(x => Row(x, user.ClinicTimezone, csrf, freeSlots, practitioners))}
+                            {mine.Select(x => Row(x, user.ClinicTimezone, csrf, freeSlots, practitioners, clock.GetUtcNow()))}
                             </tbody></table></div>
                             """))}
                         </section>
@@ -138,12 +140,21 @@ public static class BookingPages
 
     static Html Sel(bool selected) => selected ? Html.Constant(" selected") : Html.Empty;
 
-    static Html Row(SlotRow x, string tz, Html csrf, IReadOnlyList<SlotRow> freeSlots, IReadOnlyList<Practitioner> practitioners)
+    static Html Row(SlotRow x, string tz, Html csrf, IReadOnlyList<SlotRow> freeSlots, IReadOnlyList<Practitioner> practitioners, DateTimeOffset now)
     {
         var state = State(x);
         var (label, css) = Label(state);
+        // Once the appointment has started, staff record a no-show (the attendance API's rule); a mark can be corrected.
+        var attendance = x.BookingId is { } booked && x.StartsAt <= now
+            ? Html.Of($"""
+                <form method="post" action="{ConsoleRoutes.Bookings}/{booked}/attendance" class="actions">{csrf}{(x.Attendance == AttendanceEndpoints.DidNotArrive
+                    ? Html.Of($"""<input type="hidden" name="attended" value="true"><button type="submit" class="secondary">Mark arrived</button>""")
+                    : Html.Of($"""<input type="hidden" name="attended" value="false"><button type="submit" class="secondary">Did not arrive</button>"""))}</form>
+                """)
+            : Html.Empty;
         var actions = x.BookingId is { } id
             ? Html.Of($"""
+                {attendance}
                 <details><summary>Move or cancel</summary>
                 <form method="post" action="{ConsoleRoutes.Bookings}/{id}/move" class="stack">{csrf}
                 <div><label for="to-{id}">Move to</label><select id="to-{id}" name="slot" required><option value="">Choose a free time</option>
@@ -154,7 +165,7 @@ public static class BookingPages
                 """)
             : Html.Empty;
         return Html.Of($"""
-            <tr><td>{ConsoleLayout.Local(x.StartsAt, tz, "HH:mm")}–{ConsoleLayout.Local(x.EndsAt, tz, "HH:mm")}</td><td class="{css}">{label}</td>
+            <tr><td>{ConsoleLayout.Local(x.StartsAt, tz, "HH:mm")}–{ConsoleLayout.Local(x.EndsAt, tz, "HH:mm")}</td><td class="{css}">{label}{(x.Attendance == AttendanceEndpoints.DidNotArrive ? Html.Of($" {ConsoleLayout.Tag("Did not arrive", "bad")}") : x.Attendance == AttendanceEndpoints.Attended ? Html.Of($" {ConsoleLayout.Tag("Arrived", "ok")}") : Html.Empty)}</td>
             <td>{(state == SlotState.Booked ? Html.Of($"{ConsoleText.FirstName(x.PatientName)}{(x.Source is null ? "" : " (" + TodayPage.Source(x.Source) + ")")}") : Html.Empty)}</td><td>{actions}</td></tr>
             """);
     }
@@ -189,6 +200,23 @@ public static class BookingPages
             Ok<BookingView> { Value: { } moved } => TypedResults.Redirect($"{ConsoleRoutes.Bookings}?day={ConsoleLayout.Local(moved.StartsAt, user.ClinicTimezone, "yyyy-MM-dd")}&done=moved"),
             Conflict<SlotTakenBody> => await Render(http, db, clock, day, null, null, 409, "That time was just taken. Choose another.", ct),
             ProblemHttpResult p => await Render(http, db, clock, day, null, null, p.StatusCode, p.ProblemDetails.Title, ct),
+            _ => await Render(http, db, clock, day, null, null, 404, "That booking is not in your clinic's diary.", ct),
+        };
+    }
+
+    static async Task<IResult> Attendance(Guid bookingId, HttpContext http, ConsoleForms forms, Db db, TimeProvider clock, CancellationToken ct)
+    {
+        if (await forms.ReadAsync(http, ct) is not { } form) return ConsoleForms.Refused(http);
+        var user = ConsoleUser.Of(http);
+        var day = await DayOfAsync(db, user, bookingId, ct);
+        if (form.Raw("attended") is not ("true" or "false"))
+            return await Render(http, db, clock, day, null, null, 400, "Say whether the patient arrived.", ct);
+        var result = await AttendanceEndpoints.Mark(user.ClinicId, bookingId, new AttendanceMark(form.Raw("attended") == "true"), http, db, ct);
+        return result.Result switch
+        {
+            Ok<BookingView> => TypedResults.Redirect($"{ConsoleRoutes.Bookings}?day={day}&done=attendance"),
+            ProblemHttpResult { StatusCode: 404 } => await Render(http, db, clock, day, null, null, 404, "That booking is not in your clinic's diary.", ct),
+            ProblemHttpResult p => await Render(http, db, clock, day, null, null, p.StatusCode, p.ProblemDetails.Detail ?? p.ProblemDetails.Title, ct),
             _ => await Render(http, db, clock, day, null, null, 404, "That booking is not in your clinic's diary.", ct),
         };
     }

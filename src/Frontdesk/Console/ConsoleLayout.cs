@@ -79,6 +79,7 @@ public static class ConsoleLayout
         .hint{font-weight:400;color:#4b5563;font-size:.875rem;display:block}
         input[type=text],input[type=email],input[type=password],input[type=search],input[type=date],input[type=time],input:not([type]),select,textarea{display:block;width:100%;min-height:2.75rem;margin-top:.25rem;padding:.5rem .625rem;font:inherit;color:#1b1b1b;background:#fff;border:2px solid #6b7280;border-radius:.375rem}
         textarea{min-height:8rem}
+        textarea[rows="3"]{min-height:5rem}
         input[type=checkbox]{width:1.25rem;height:1.25rem;accent-color:#0b57d0;vertical-align:middle;margin-right:.375rem}
         button{white-space:nowrap;min-height:2.75rem;padding:.5rem 1rem;font:inherit;font-weight:700;color:#fff;background:#0b57d0;border:0;border-radius:.375rem;cursor:pointer}
         button.secondary{background:#fff;color:#0b3d91;border:2px solid #0b57d0}
@@ -188,6 +189,7 @@ public static class ConsoleLayout
         ["password"] = "Your password is changed. Other sessions are signed out.",
         ["everywhere"] = "Every other session of your account is signed out.",
         ["retried"] = "Queued to try again now.",
+        ["attendance"] = "Attendance recorded.",
     };
 
     static Html Flash(HttpContext http) =>

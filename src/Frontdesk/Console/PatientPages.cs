@@ -23,6 +23,7 @@ public static class PatientPages
         console.MapGet("/patients/{patientId:guid}", Show);
         console.MapPost("/patients/{patientId:guid}/export", Export);
         console.MapPost("/patients/{patientId:guid}/erase", Erase);
+        console.MapPost("/patients/{patientId:guid}/waitlist/{entryId:guid}/remove", RemoveFromWaitlist);
     }
 
     /// <summary>Who reads full call transcripts: the roles the API lets export a patient's data
@@ -80,6 +81,10 @@ public static class PatientPages
     sealed record CallRow(string CallId, DateTimeOffset At, string? EndedReason, string? Status, byte[]? CallerHash, byte[]? Content, bool Booked, bool FollowedUp,
         string? Summary = null, string? Transcript = null);
     sealed record OptOut(DateTimeOffset At, string Source);
+    sealed record PractitionerName(Guid Id, string Name);
+
+    /// <summary>Who reads a patient's texts to the clinic and changes the waitlist: the inbox and waitlist APIs' roles.</summary>
+    static bool WorksInbox(ConsoleUser user) => user.Claims.Has(AppRoles.Admin | AppRoles.Receptionist);
 
     static async Task<ContentHttpResult> Show(Guid patientId, HttpContext http, Db db, Vault vault, PiiDetector detector, CancellationToken ct) =>
         await PatientPage(patientId, http, db, vault, detector, 200, null, ct);
@@ -94,6 +99,9 @@ public static class PatientPages
         IReadOnlyList<MessageRow> messages = [];
         IReadOnlyList<CallRow> calls = [];
         OptOut? optOut = null;
+        IReadOnlyList<Inbox.InboxItem> replies = [];
+        IReadOnlyList<Waitlist.WaitlistEntryView> waitlist = [];
+        IReadOnlyList<PractitionerName> names = [];
         await using (var s = await db.BeginAsync(user.Claims, ct))
         {
             var args = new { C = user.ClinicId, P = patientId };
@@ -136,11 +144,15 @@ public static class PatientPages
                     calls = openedCalls;
                     optOut = await s.QuerySingleOrDefaultAsync<OptOut>(
                         "select created_at, source from sms_opt_outs where clinic_id = @C and (phone_hash = @Hash or phone = @Phone) limit 1", byCaller, ct);
+                    if (WorksInbox(user)) replies = await Inbox.InboxItems.FromSenderAsync(s, vault, user.ClinicId, hash, 50, ct);
                 }
+                waitlist = [.. (await Waitlist.WaitlistEntries.ForPatientAsync(s, user.ClinicId, patientId, ct)).Where(e => e.Status != "removed")];
+                if (waitlist.Count > 0)
+                    names = await s.QueryAsync<PractitionerName>("select id, name from practitioners where clinic_id = @C", args, ct);
             }
             // The API's read of a patient writes the same row (PatientEndpoints.Get).
             await AuditLog.WriteAsync(s, user.ClinicId, "accessed", "patient", patientId.ToString(),
-                new { via = "console", calls = calls.Count, transcripts = transcripts ? calls.Count(c => c.Transcript is not null) : 0 }, ct);
+                new { via = "console", calls = calls.Count, transcripts = transcripts ? calls.Count(c => c.Transcript is not null) : 0, texts = replies.Count }, ct);
             await s.CommitAsync(ct);
         }
 
@@ -203,6 +215,12 @@ public static class PatientPages
                 <ul class="items">{messages.Select(m => Html.Of($"<li><p><b>{ConsoleLayout.Local(m.At, tz)}</b> {ConsoleLayout.Tag(ConsoleText.Delivery(m.Status).Text, ConsoleText.Delivery(m.Status).Kind)}</p><p>{m.Body ?? "(text no longer held)"}</p></li>"))}</ul>
                 """))}
             </section>
+            {(replies.Count == 0 ? Html.Empty : Html.Of($"""
+                <section aria-labelledby="rp-h"><h2 id="rp-h">Texts from the patient ({replies.Count})</h2>
+                <ul class="items">{replies.Select(r => Html.Of($"<li><p><b>{ConsoleLayout.Local(r.ReceivedAt, tz)}</b> {ConsoleLayout.Tag(r.Status == "handled" ? "Handled" : "Open", r.Status == "handled" ? "ok" : "info")}</p><p>{r.Text ?? "(text no longer held)"}</p></li>"))}</ul>
+                </section>
+                """))}
+            {WaitlistSection(patientId, waitlist, names, tz, csrf, WorksInbox(user))}
             <section aria-labelledby="calls-h"><h2 id="calls-h">Calls ({calls.Count})</h2>
             {(transcripts ? Html.Empty : Html.Of($"<p class=\"muted\">Full transcripts are shown to admins and doctors.</p>"))}
             {(calls.Count == 0 ? Html.Of($"<p class=\"muted\">None.</p>") : Html.Of($"<ul class=\"items\">{callItems}</ul>"))}
@@ -218,6 +236,40 @@ public static class PatientPages
             </form>
             </section>
             """), status);
+    }
+
+    static Html WaitlistSection(Guid patientId, IReadOnlyList<Waitlist.WaitlistEntryView> entries, IReadOnlyList<PractitionerName> names, string tz, Html csrf,
+        bool canRemove)
+    {
+        if (entries.Count == 0) return Html.Empty;
+        string Window(Waitlist.WaitlistEntryView e) =>
+            (e.From is { } f ? "from " + ConsoleLayout.Local(f, tz, "d MMM") + " " : "") + (e.To is { } t ? "until " + ConsoleLayout.Local(t, tz, "d MMM") + " " : "")
+            + (e.PartOfDay is { } p ? "(" + p + "s)" : "");
+        return Html.Of($"""
+            <section aria-labelledby="wl-h"><h2 id="wl-h">Waitlist ({entries.Count})</h2>
+            <ul class="items">{entries.Select(e => Html.Of($"""
+                <li><p><b>{e.Procedure ?? "Any consultation"}</b> with {(e.PractitionerId is { } pid ? names.FirstOrDefault(n => n.Id == pid)?.Name ?? "a practitioner" : "anyone")} {ConsoleLayout.Tag(e.Status, e.Status is "waiting" or "offered" ? "info" : "")}</p>
+                <p class="muted">{Window(e)} · until {ConsoleLayout.Local(e.ExpiresAt, tz, "d MMM yyyy")}{(e.Offer is { } o ? $" · last offered {ConsoleLayout.Local(o.StartsAt, tz, "ddd d MMM HH:mm")} ({o.Status})" : "")}</p>
+                {(canRemove && e.Status is "waiting" or "offered" ? Html.Of($"""<form method="post" action="{ConsoleRoutes.Patients}/{patientId}/waitlist/{e.Id}/remove" class="actions">{csrf}<button type="submit" class="secondary">Remove from waitlist</button></form>""") : Html.Empty)}</li>
+                """))}</ul>
+            </section>
+            """);
+    }
+
+    /// <summary>The waitlist API's removal (DELETE …/waitlist/{entryId}): admins and receptionists, audited; an open offer's hold is released.</summary>
+    static async Task<IResult> RemoveFromWaitlist(Guid patientId, Guid entryId, HttpContext http, ConsoleForms forms, Db db, Vault vault, PiiDetector detector,
+        Outbox outbox, CancellationToken ct)
+    {
+        if (await forms.ReadAsync(http, ct) is null) return ConsoleForms.Refused(http);
+        var user = ConsoleUser.Of(http);
+        if (!WorksInbox(user)) return await PatientPage(patientId, http, db, vault, detector, 403, "Your role does not change the waitlist.", ct);
+        var removed = await db.InTransactionAsync(user.Claims, async s =>
+            await s.QuerySingleOrDefaultAsync<bool>("select exists (select 1 from waitlist_entries where clinic_id = @C and id = @E and patient_id = @P)",
+                new { C = user.ClinicId, E = entryId, P = patientId }, ct)
+            && await Waitlist.WaitlistEntries.RemoveAsync(s, user.ClinicId, entryId, ct), ct);
+        if (!removed) return await PatientPage(patientId, http, db, vault, detector, 404, "That waitlist entry is not this patient's (or is already removed).", ct);
+        outbox.Signal();   // a released hold: the next entry's offer
+        return TypedResults.Redirect($"{ConsoleRoutes.Patients}/{patientId}?done=done");
     }
 
     static ContentHttpResult NotFound(HttpContext http) => ConsoleLayout.Page(http, "Patient not found", "patients", Html.Of($"""

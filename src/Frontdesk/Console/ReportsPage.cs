@@ -1,6 +1,7 @@
 using System.Globalization;
 using Frontdesk.BookingPage;
 using Frontdesk.Latency;
+using Frontdesk.Stats;
 
 namespace Frontdesk.StaffConsole;
 
@@ -56,6 +57,9 @@ public static class ReportsPage
             where clinic_id = @C and turn_ms is not null and call_ended_at >= @From and call_ended_at < @To
             group by 1 order by 1
             """, args, ct);
+        ClinicStatsView? stats;
+        await using (var s = await db.BeginAsync(user.Claims, ct))
+            stats = await ClinicStats.ComputeAsync(s, user.ClinicId, new StatsRange(start, end), ct);
         var latency = (await TurnLatencyRecorder.Report(user.ClinicId, start, end, http, db, ct)).Result as Ok<LatencyReport>;
 
         var range = $"{firstDay.ToString("d MMM yyyy", ConsoleLayout.En)} – {last.ToString("d MMM yyyy", ConsoleLayout.En)}";
@@ -68,6 +72,7 @@ public static class ReportsPage
             <div><button type="submit">Show</button></div>
             </form>
             <div class="grid">
+            {StatsCard(stats, range)}
             <section class="card" aria-labelledby="funnel-h"><h2 id="funnel-h">Follow-up funnel</h2>
             <p class="muted">{range}</p>
             {FunnelChart(funnel)}
@@ -82,6 +87,25 @@ public static class ReportsPage
             </div>
             """));
     }
+
+    /// <summary>The API's stats (GET …/stats, <see cref="ClinicStats"/>) for the same range.</summary>
+    static Html StatsCard(ClinicStatsView? s, string range) => s is null ? Html.Empty : Html.Of($"""
+        <section class="card" aria-labelledby="stats-h"><h2 id="stats-h">In numbers</h2>
+        <p class="muted">{range}</p>
+        <dl class="facts"><dt>Calls</dt><dd>{s.Calls}</dd>
+        <dt>Booked by phone</dt><dd>{s.Bookings.Voice}</dd>
+        <dt>Booked from a follow-up link</dt><dd>{s.Bookings.SmsLink}</dd>
+        <dt>Moved or cancelled by the patient online</dt><dd>{s.Bookings.ManageLink}</dd>
+        <dt>Booked from the waitlist</dt><dd>{s.Bookings.Waitlist}</dd>
+        <dt>Booked by staff</dt><dd>{s.Bookings.Staff}</dd>
+        <dt>Follow-ups sent</dt><dd>{s.FollowUps.Sent}</dd>
+        <dt>…that led to a booking</dt><dd>{s.FollowUps.Booked}{Percent(s.FollowUps.Booked, s.FollowUps.Sent)}</dd>
+        <dt>Reminders sent</dt><dd>{s.Reminders.Sent}</dd>
+        <dt>Confirmed by reply</dt><dd>{s.Reminders.Confirmed}</dd>
+        <dt>Did not arrive</dt><dd>{s.NoShows}</dd>
+        <dt>Freed times refilled</dt><dd>{s.WaitlistRefills}</dd></dl>
+        </section>
+        """);
 
     static DateOnly? Parse(string? s) => ClinicTime.TryParseDay(s, out var d) ? d : null;
 

@@ -8,8 +8,9 @@ using Frontdesk.Knowledge;
 namespace Frontdesk.StaffConsole;
 
 /// <summary>
-/// Settings (admins): follow-up template and quiet hours, procedures, practitioners and their
-/// calendars, knowledge documents, Vapi wiring. Every form calls the API's own handler, so the
+/// Settings (admins): follow-up template and quiet hours, reception, reminders and SMS limits
+/// (<see cref="ReceptionSettingsPages"/>), procedures, practitioners and their calendars, knowledge
+/// documents, Vapi wiring. Every form calls the API's own handler, so the
 /// validation, role check and audit row are the API's; a refusal shows the API's message.
 /// </summary>
 public static class SettingsPages
@@ -26,13 +27,19 @@ public static class SettingsPages
         settings.MapPost("/knowledge", SaveDocument);
         settings.MapPost("/knowledge/{documentId:guid}/delete", DeleteDocument);
         settings.MapPost("/vapi", SaveVapi);
+        ReceptionSettingsPages.Map(settings);
     }
 
     sealed record PractitionerRow(Guid Id, string Name, string? CalendarId);
 
     static Task<ContentHttpResult> Show(HttpContext http, Db db, CancellationToken ct) => Render(http, db, 200, null, null, ct);
 
-    static async Task<ContentHttpResult> Render(HttpContext http, Db db, int status, string? problem, UpdateFollowUp? typed, CancellationToken ct)
+    /// <summary>The settings page again with a refusal, the refused section's form refilled from <paramref name="posted"/>.</summary>
+    public static Task<ContentHttpResult> Refuse(HttpContext http, Db db, int status, string problem, IFormCollection posted, string section, CancellationToken ct) =>
+        Render(http, db, status, problem, null, ct, posted, section);
+
+    static async Task<ContentHttpResult> Render(HttpContext http, Db db, int status, string? problem, UpdateFollowUp? typed, CancellationToken ct,
+        IFormCollection? posted = null, string? section = null)
     {
         var user = ConsoleUser.Of(http);
         var followUp = (await FollowUpSettingsEndpoints.Get(user.ClinicId, http, db, ct)).Result as Ok<FollowUpSettings>;
@@ -54,6 +61,7 @@ public static class SettingsPages
         var quietStart = typed is null ? f?.QuietStart : typed.QuietStart;
         var quietEnd = typed is null ? f?.QuietEnd : typed.QuietEnd;
         var v = vapi?.Value;
+        var more = await ReceptionSettingsPages.RenderAsync(http, db, csrf, posted, section, ct);
 
         return ConsoleLayout.Page(http, "Settings", "settings", Html.Of($"""
             <h1>Settings</h1>
@@ -70,6 +78,8 @@ public static class SettingsPages
             </form>
             </section>
 
+            {more}
+
             <section class="card" aria-labelledby="proc-h" id="procedures"><h2 id="proc-h">Procedures</h2>
             <p class="muted">What callers ask about, the words they use for it, and the guide the follow-up links to.</p>
             <ul class="items">{(f?.Procedures ?? []).Select((p, i) => Html.Of($"""
@@ -78,6 +88,12 @@ public static class SettingsPages
                 <h3>{p.Name}</h3>
                 <div><label for="syn-{i}">Also called <span class="hint">Comma-separated.</span></label><input id="syn-{i}" name="synonyms" type="text" maxlength="5000" value="{string.Join(", ", p.Synonyms)}"></div>
                 <div><label for="guide-{i}">Guide link</label><input id="guide-{i}" name="guide" type="text" maxlength="500" value="{p.GuidePath ?? ""}"></div>
+                <div><label for="min-{i}">Consultation length <span class="hint">Minutes, 5–480: only slots at least this long are offered for it. Empty: any length.</span></label><input id="min-{i}" name="minutes" type="text" inputmode="numeric" maxlength="3" value="{p.ConsultationMinutes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? ""}"></div>
+                <fieldset class="stack"><legend>Who consults for {p.Name}</legend>
+                <label><input type="radio" name="who" value="everyone"{(p.PractitionerIds is null ? Html.Constant(" checked") : Html.Empty)}>Every practitioner</label>
+                <label><input type="radio" name="who" value="chosen"{(p.PractitionerIds is not null ? Html.Constant(" checked") : Html.Empty)}>Only those ticked (none ticked: nobody)</label>
+                {practitioners.Select(pr => Html.Of($"""<label><input type="checkbox" name="practitioner" value="{pr.Id}"{(p.PractitionerIds?.Contains(pr.Id) == true ? Html.Constant(" checked") : Html.Empty)}>{pr.Name}</label>"""))}
+                </fieldset>
                 <div class="actions"><button type="submit" class="secondary">Save {p.Name}</button></div>
                 </form>
                 <form method="post" action="{ConsoleRoutes.Settings}/procedures/delete" class="actions">{csrf}<input type="hidden" name="name" value="{p.Name}"><button type="submit" class="danger">Delete {p.Name}</button></form></li>
@@ -163,8 +179,33 @@ public static class SettingsPages
         // since the API's PUT replaces every setting of the procedure.
         var current = ((await FollowUpSettingsEndpoints.Get(user.ClinicId, http, db, ct)).Result as Ok<FollowUpSettings>)?.Value?.Procedures
             .FirstOrDefault(p => string.Equals(p.Name, name.Trim(), StringComparison.OrdinalIgnoreCase));
+        // A form without the length or the "who" fields (adding a procedure) keeps what is set.
+        var minutes = current?.ConsultationMinutes;
+        if (form.ContainsKey("minutes"))
+        {
+            var text = form.Raw("minutes").Trim();
+            if (text.Length == 0) minutes = null;
+            else if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var m) && text.Length <= 3) minutes = m;
+            else return await Render(http, db, 400, "The consultation length is a whole number of minutes (5–480), or empty for any length.", null, ct);
+        }
+        var practitionerIds = current?.PractitionerIds;
+        if (form.Raw("who") is { Length: > 0 } who)
+        {
+            if (who == "everyone") practitionerIds = null;
+            else if (who == "chosen")
+            {
+                var ids = new List<Guid>();
+                foreach (var v in form["practitioner"])
+                {
+                    if (!Guid.TryParse(v, out var g)) return await Render(http, db, 400, "Choose practitioners from the list.", null, ct);
+                    ids.Add(g);
+                }
+                practitionerIds = [.. ids];
+            }
+            else return await Render(http, db, 400, "Choose every practitioner, or only those ticked.", null, ct);
+        }
         var result = await FollowUpSettingsEndpoints.UpsertProcedureAsync(user.ClinicId, name,
-            new UpsertProcedure(synonyms, form.Text("guide", 1000), current?.ConsultationMinutes, current?.PractitionerIds), http, db, ct);
+            new UpsertProcedure(synonyms, form.Text("guide", 1000), minutes, practitionerIds), http, db, ct);
         return await Outcome(result.Result, "procedures", http, db, ct);
     }
 

@@ -10,10 +10,15 @@ namespace Frontdesk.StaffConsole;
 /// <summary>Something a person can do with a work item; posted as the form field <c>action</c>.</summary>
 public sealed record WorkAction(string Name, string Label, bool Danger = false);
 
+/// <summary>A text a person writes with an item's action (call notes, an answer), posted under <see cref="Name"/>.
+/// <see cref="Required"/>: the actions need it; otherwise it may stay empty.</summary>
+public sealed record WorkField(string Name, string Label, int MaxLength, bool Required = false, string? Hint = null);
+
 /// <summary>One thing the receptionist could not finish. <see cref="Urgency"/> 0–100 orders the queue
-/// (then newest first); <see cref="Id"/> is the provider's own opaque id (never personal data).</summary>
+/// (then newest first); <see cref="Id"/> is the provider's own opaque id (never personal data). With a
+/// <see cref="Field"/>, the item's actions are the buttons of one form that carries the field.</summary>
 public sealed record WorkItem(string Kind, string Id, DateTimeOffset At, int Urgency, string Title, string? Detail, string Status,
-    string StatusKind, IReadOnlyList<WorkAction> Actions);
+    string StatusKind, IReadOnlyList<WorkAction> Actions, WorkField? Field = null);
 
 public abstract record WorkActionResult
 {
@@ -49,14 +54,24 @@ public static class WorkQueuePage
     static async Task<ContentHttpResult> Show(HttpContext http, Db db, IEnumerable<IWorkQueueProvider> providers, CancellationToken ct) =>
         await Render(http, db, providers, 200, null, ct);
 
-    static async Task<ContentHttpResult> Render(HttpContext http, Db db, IEnumerable<IWorkQueueProvider> providers, int status, string? problem, CancellationToken ct)
+    /// <summary>A refused item's form, its text shown again in its field.</summary>
+    sealed record Typed(string Kind, string Id, IFormCollection Form);
+
+    static async Task<ContentHttpResult> Render(HttpContext http, Db db, IEnumerable<IWorkQueueProvider> providers, int status, string? problem, CancellationToken ct,
+        Typed? typed = null)
     {
         var user = ConsoleUser.Of(http);
         var items = new List<WorkItem>();
         await using (var s = await db.BeginAsync(user.Claims, ct))
         {
             foreach (var p in providers) items.AddRange(await p.ListAsync(s, user, ct));
-            await ConsoleText.ViewedAsync(s, user, "queue", null, null, new { items = items.Count }, ct);
+            // Callers' numbers and texts were just opened for this reader: audited with the ids shown (opaque, never the values),
+            // as the callback and inbox APIs audit their listings.
+            await ConsoleText.ViewedAsync(s, user, "queue", null, null, new
+            {
+                items = items.Count,
+                shown = items.GroupBy(i => i.Kind).ToDictionary(g => g.Key, g => g.Select(i => i.Id).ToArray()),
+            }, ct);
             await s.CommitAsync(ct);
         }
         var csrf = ConsoleLayout.CsrfField(http);
@@ -64,9 +79,9 @@ public static class WorkQueuePage
             <li>
             <p><b>{i.Title}</b> {ConsoleLayout.Tag(i.Status, i.StatusKind)}</p>
             <p class="muted">{ConsoleLayout.Local(i.At, user.ClinicTimezone)}{(i.Detail is null ? Html.Empty : Html.Of($" · {i.Detail}"))}</p>
-            {(i.Actions.Count == 0 ? Html.Empty : Html.Of($"""
+            {(i.Actions.Count == 0 ? Html.Empty : i.Field is { } field ? FieldForm(i, field, csrf, typed is { } t && t.Kind == i.Kind && t.Id == i.Id ? t.Form.Raw(field.Name) : "") : Html.Of($"""
                 <div class="actions">{i.Actions.Select(a => Html.Of($"""
-                    <form method="post" action="{ConsoleRoutes.Queue}/{i.Kind}/{i.Id}" class="inline">{csrf}<input type="hidden" name="action" value="{a.Name}"><button type="submit"{(a.Danger ? Html.Constant(" class=\"danger\"") : Html.Constant(" class=\"secondary\""))}>{a.Label}</button></form>
+                    <form method="post" action="{ConsoleRoutes.Queue}/{i.Kind}/{i.Id}" class="inline">{csrf}<input type="hidden" name="action" value="{a.Name}"><button type="submit"{ButtonClass(a)}>{a.Label}</button></form>
                     """))}</div>
                 """))}
             </li>
@@ -79,6 +94,20 @@ public static class WorkQueuePage
             """), status);
     }
 
+    static Html ButtonClass(WorkAction a) => a.Danger ? Html.Constant(" class=\"danger\"") : Html.Constant(" class=\"secondary\"");
+
+    /// <summary>One form: the labelled text field, then each action as a submit button naming itself.</summary>
+    static Html FieldForm(WorkItem i, WorkField f, Html csrf, string text)
+    {
+        var id = $"f-{i.Kind}-{i.Id}";
+        return Html.Of($"""
+            <form method="post" action="{ConsoleRoutes.Queue}/{i.Kind}/{i.Id}" class="stack">{csrf}
+            <div><label for="{id}">{f.Label}{(f.Hint is null ? Html.Empty : Html.Of($" <span class=\"hint\">{f.Hint}</span>"))}</label><textarea id="{id}" name="{f.Name}" maxlength="{f.MaxLength}" rows="3"{(f.Required ? Html.Constant(" required") : Html.Empty)}>{text}</textarea></div>
+            <div class="actions">{i.Actions.Select(a => Html.Of($"""<button type="submit" name="action" value="{a.Name}"{ButtonClass(a)}>{a.Label}</button>"""))}</div>
+            </form>
+            """);
+    }
+
     static async Task<IResult> Act(string kind, string id, HttpContext http, ConsoleForms forms, Db db, IEnumerable<IWorkQueueProvider> providers, CancellationToken ct)
     {
         if (await forms.ReadAsync(http, ct) is not { } form) return ConsoleForms.Refused(http);
@@ -89,7 +118,7 @@ public static class WorkQueuePage
         return await provider.ActAsync(http, user, id, form.Raw("action"), form, ct) switch
         {
             WorkActionResult.Done => TypedResults.Redirect(ConsoleRoutes.Queue + "?done=done"),
-            WorkActionResult.Refused r => await Render(http, db, all, r.Status, r.Message, ct),
+            WorkActionResult.Refused r => await Render(http, db, all, r.Status, r.Message, ct, new Typed(kind, id, form)),
             _ => await Render(http, db, all, 404, "That item is not in your clinic's queue (any more).", ct),
         };
     }

@@ -57,6 +57,18 @@ public static class InboxItems
         return await OpenAsync(s, vault, clinicId, rows, ct);
     }
 
+    /// <summary>The inbox items one number sent (by its keyed hash), newest first: a patient's page in the console.</summary>
+    public static async Task<IReadOnlyList<InboxItem>> FromSenderAsync(DbSession s, Vault vault, Guid clinicId, byte[] fromHash, int limit, CancellationToken ct)
+    {
+        var rows = await s.QueryAsync<Row>(Select + """
+
+              and r.from_hash = @Hash
+            order by r.received_at desc
+            limit @Limit
+            """, new { ClinicId = clinicId, Hash = fromHash, Limit = Math.Clamp(limit, 1, MaxLimit) }, ct);
+        return await OpenAsync(s, vault, clinicId, rows, ct);
+    }
+
     public static async Task<InboxItem?> FindAsync(DbSession s, Vault vault, Guid clinicId, Guid id, CancellationToken ct)
     {
         var rows = await s.QueryAsync<Row>(Select + " and r.id = @Id", new { ClinicId = clinicId, Id = id }, ct);

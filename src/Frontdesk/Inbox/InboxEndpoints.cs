@@ -12,7 +12,10 @@ public sealed record UpdateInboxItem(string Status);
 /// every item's text is decrypted for them, so the role is checked before anything is read.</summary>
 public static class InboxEndpoints
 {
-    public static IServiceCollection AddInbox(this IServiceCollection services) => services.AddSingleton<InboundReplies>();
+    public static IServiceCollection AddInbox(this IServiceCollection services) =>
+        services.AddSingleton<InboundReplies>()
+            // The staff console's work queue (issue 19): replies that need a person.
+            .AddSingleton<StaffConsole.IWorkQueueProvider, InboxQueueProvider>();
 
     public static void MapInbox(this IEndpointRouteBuilder app)
     {

@@ -26,7 +26,7 @@ public static class SmsSettingsEndpoints
         group.MapPut("", Update);
     }
 
-    static async Task<Results<Ok<SmsSettings>, ProblemHttpResult>> Get(Guid clinicId, HttpContext http, Db db, SmsGuard guard, CancellationToken ct)
+    public static async Task<Results<Ok<SmsSettings>, ProblemHttpResult>> Get(Guid clinicId, HttpContext http, Db db, SmsGuard guard, CancellationToken ct)
     {
         await using var s = await db.BeginAsync(http.Claims(), ct);
         return await ViewAsync(s, guard, clinicId, ct) is { } view ? TypedResults.Ok(view) : Problems.NotFoundProblem("Clinic");
@@ -41,7 +41,7 @@ public static class SmsSettingsEndpoints
             new DateTimeOffset(resets.Ticks - resets.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero));
     }
 
-    static async Task<Results<Ok<SmsSettings>, ProblemHttpResult>> Update(Guid clinicId, UpdateSmsSettings body, HttpContext http, Db db,
+    public static async Task<Results<Ok<SmsSettings>, ProblemHttpResult>> Update(Guid clinicId, UpdateSmsSettings body, HttpContext http, Db db,
         SmsGuard guard, CancellationToken ct)
     {
         string[]? countries = null;

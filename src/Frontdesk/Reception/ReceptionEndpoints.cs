@@ -57,7 +57,7 @@ public static class ReceptionEndpoints
 
     sealed record ClinicZone(string Timezone);
 
-    static async Task<Results<Ok<ReceptionView>, ProblemHttpResult>> GetSettings(Guid clinicId, HttpContext http, Db db, TimeProvider clock, CancellationToken ct)
+    public static async Task<Results<Ok<ReceptionView>, ProblemHttpResult>> GetSettings(Guid clinicId, HttpContext http, Db db, TimeProvider clock, CancellationToken ct)
     {
         await using var s = await db.BeginAsync(http.Claims(), ct);
         if (await s.QuerySingleOrDefaultAsync<ClinicZone>("select timezone from clinics where id = @C", new { C = clinicId }, ct) is not { } clinic)
@@ -66,7 +66,7 @@ public static class ReceptionEndpoints
         return TypedResults.Ok(settings.View(clinic.Timezone, clock.GetUtcNow()));
     }
 
-    static async Task<Results<Ok<ReceptionView>, ProblemHttpResult>> PutSettings(Guid clinicId, UpdateReception body, HttpContext http, Db db,
+    public static async Task<Results<Ok<ReceptionView>, ProblemHttpResult>> PutSettings(Guid clinicId, UpdateReception body, HttpContext http, Db db,
         TimeProvider clock, CancellationToken ct)
     {
         var (settings, error) = ReceptionSettingsParser.Parse(body);

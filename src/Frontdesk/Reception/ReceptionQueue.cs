@@ -15,6 +15,9 @@ public sealed class CallbackQueueProvider(Callbacks callbacks) : IWorkQueueProvi
 
     const AppRoles Staff = AppRoles.Admin | AppRoles.Receptionist | AppRoles.Doctor;
 
+    /// <summary>Call notes, sealed with the callback (PATCH …/callbacks/{id}'s note); empty keeps the previous note.</summary>
+    static readonly WorkField NoteField = new("note", "Call notes", Callbacks.MaxNoteChars, Hint: "Optional. Replaces the previous note.");
+
     public async Task<IReadOnlyList<WorkItem>> ListAsync(DbSession s, ConsoleUser user, CancellationToken ct)
     {
         if (!user.Claims.Has(Staff)) return [];
@@ -30,7 +33,7 @@ public sealed class CallbackQueueProvider(Callbacks callbacks) : IWorkQueueProvi
                 $"Call back {c.Phone ?? "(number unreadable)"}", string.Join(" · ", details),
                 urgent ? "Urgent" : c.Status == Callbacks.NoAnswer ? $"No answer ({c.Attempts})" : "Call back",
                 urgent ? "bad" : c.Status == Callbacks.NoAnswer ? "warn" : "info",
-                [new WorkAction(Callbacks.Done, "Called back"), new WorkAction(Callbacks.NoAnswer, "No answer")]);
+                [new WorkAction(Callbacks.Done, "Called back"), new WorkAction(Callbacks.NoAnswer, "No answer")], NoteField);
         })];
     }
 
@@ -39,9 +42,13 @@ public sealed class CallbackQueueProvider(Callbacks callbacks) : IWorkQueueProvi
         if (!user.Claims.Has(Staff)) return new WorkActionResult.Refused(403, "Your role does not work the callback list.");
         if (action is not (Callbacks.Done or Callbacks.NoAnswer)) return new WorkActionResult.Refused(400, "Unknown action.");
         if (!Guid.TryParse(id, out var callbackId)) return new WorkActionResult.NotFound();
+        // The API's rule for a note (PATCH …/callbacks/{id}): at most MaxNoteChars, no control characters.
+        var note = form.Raw("note").Trim();
+        if (note.Length > Callbacks.MaxNoteChars || ReceptionSettingsParser.HasControl(note))
+            return new WorkActionResult.Refused(400, $"Call notes are text of at most {Callbacks.MaxNoteChars} characters.");
         var db = http.RequestServices.GetRequiredService<Db>();
         await using var s = await db.BeginAsync(user.Claims, ct);
-        switch (await callbacks.UpdateAsync(s, user.ClinicId, callbackId, action, null, ct))
+        switch (await callbacks.UpdateAsync(s, user.ClinicId, callbackId, action, note.Length == 0 ? null : note, ct))
         {
             case CallbackChange.Updated:
                 await s.CommitAsync(ct);
@@ -63,6 +70,9 @@ public sealed class KnowledgeGapQueueProvider : IWorkQueueProvider
 {
     public string Kind => "gaps";
 
+    static readonly WorkField AnswerField = new("answer", "Answer", KnowledgeGaps.MaxAnswerChars, Required: true,
+        Hint: "Becomes a knowledge document: the next caller who asks hears it.");
+
     public async Task<IReadOnlyList<WorkItem>> ListAsync(DbSession s, ConsoleUser user, CancellationToken ct)
     {
         if (!user.Claims.Has(AppRoles.Admin | AppRoles.Receptionist | AppRoles.Doctor)) return [];
@@ -70,7 +80,10 @@ public sealed class KnowledgeGapQueueProvider : IWorkQueueProvider
         return [.. gaps.Select(g => new WorkItem(Kind, g.Id.ToString(), g.LastAskedAt, Math.Min(30 + 5 * g.Count, 60),
             $"Callers asked: “{g.Question}”",
             $"Not in the knowledge base · asked {g.Count} time{(g.Count == 1 ? "" : "s")}, first {ConsoleLayout.Local(g.FirstAskedAt, user.ClinicTimezone)}",
-            "Unanswered", "warn", []))];
+            "Unanswered", "warn",
+            // Answering changes the knowledge base: admins only, as POST …/knowledge/gaps/{id}/answer.
+            user.Claims.Has(AppRoles.Admin) ? [new WorkAction("answer", "Answer")] : [],
+            user.Claims.Has(AppRoles.Admin) ? AnswerField : null))];
     }
 
     public async Task<WorkActionResult> ActAsync(HttpContext http, ConsoleUser user, string id, string action, IFormCollection form, CancellationToken ct)

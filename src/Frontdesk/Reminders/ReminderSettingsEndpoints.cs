@@ -29,7 +29,7 @@ public static class ReminderSettingsEndpoints
 
     sealed record Row(bool Enabled, TimeSpan[] Offsets, string? Template);
 
-    static async Task<Results<Ok<ReminderSettings>, ProblemHttpResult>> Get(Guid clinicId, HttpContext http, Db db, CancellationToken ct)
+    public static async Task<Results<Ok<ReminderSettings>, ProblemHttpResult>> Get(Guid clinicId, HttpContext http, Db db, CancellationToken ct)
     {
         await using var s = await db.BeginAsync(http.Claims(), ct);
         return await ReadAsync(s, clinicId, ct) is { } view ? TypedResults.Ok(view) : Problems.NotFoundProblem("Clinic");
@@ -62,7 +62,7 @@ public static class ReminderSettingsEndpoints
 
     static string Truncate(string? s) => s is null ? "null" : s.Length > 20 ? s[..20] + "…" : s;
 
-    static async Task<Results<Ok<ReminderSettings>, ProblemHttpResult>> Update(Guid clinicId, UpdateReminderSettings body, HttpContext http, Db db,
+    public static async Task<Results<Ok<ReminderSettings>, ProblemHttpResult>> Update(Guid clinicId, UpdateReminderSettings body, HttpContext http, Db db,
         CancellationToken ct)
     {
         var (offsets, problem) = ParseOffsets(body.Offsets);

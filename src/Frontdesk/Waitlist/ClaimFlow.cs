@@ -21,6 +21,8 @@ public abstract record ClaimState(ClinicView Clinic)
     public sealed record Past(ClinicView Clinic) : ClaimState(Clinic);
     /// <summary>The entry was taken off the list (its offer withdrawn).</summary>
     public sealed record Withdrawn(ClinicView Clinic) : ClaimState(Clinic);
+    /// <summary>The booking made through this link was cancelled since (by the patient or the clinic).</summary>
+    public sealed record Cancelled(ClinicView Clinic) : ClaimState(Clinic);
 }
 
 public abstract record ClaimResult
@@ -76,7 +78,7 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
     const string BookingSql = """
         select b.id, b.starts_at, b.ends_at, pr.name, @Procedure::text
         from bookings b join practitioners pr on pr.clinic_id = b.clinic_id and pr.id = b.practitioner_id
-        where b.clinic_id = @ClinicId and b.id = @BookingId
+        where b.clinic_id = @ClinicId and b.id = @BookingId and b.status = 'confirmed'
         """;
 
     // A time like the offered one: same length, the entry's practitioner if it named one, and one that
@@ -113,9 +115,11 @@ public sealed partial class ClaimFlow(Db db, Outbox outbox, ManageLinkToken mana
         var clinic = await s.QuerySingleOrDefaultAsync<ClinicView>(ClinicSql, new { link.ClinicId }, ct);
         var row = await s.QuerySingleOrDefaultAsync<Row>(RowSql, new { link.ClinicId, link.OfferId }, ct);
         if (clinic is null || row is null || row.PatientErased) return null;
-        if (row.EntryBookingId is { } booked
-            && await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = booked, row.Procedure }, ct) is { } b)
-            return new ClaimState.Booked(clinic, b, manageTokens.PathFor(link.ClinicId, b.BookingId, b.StartsAt));
+        if (row.EntryBookingId is { } booked)
+            // A booking cancelled since (on its manage page, by the clinic) is not shown as booked.
+            return await s.QuerySingleOrDefaultAsync<BookedView>(BookingSql, new { link.ClinicId, BookingId = booked, row.Procedure }, ct) is { } b
+                ? new ClaimState.Booked(clinic, b, manageTokens.PathFor(link.ClinicId, b.BookingId, b.StartsAt))
+                : new ClaimState.Cancelled(clinic);
         if (row.Gone) return new ClaimState.Withdrawn(clinic);
         if (row.StartsAt <= DateTimeOffset.UtcNow || link.ExpiresAt <= DateTimeOffset.UtcNow) return new ClaimState.Past(clinic);
         var fit = await ProcedureFits.ByIdAsync(s, link.ClinicId, row.ProcedureId, ct);

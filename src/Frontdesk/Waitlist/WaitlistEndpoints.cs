@@ -32,6 +32,8 @@ public static class WaitlistEndpoints
         services.AddSingleton<IOutboxHandler, WaitlistOffers>();
         services.AddSingleton<IOutboxHandler, WaitlistExpiry>();
         services.AddSingleton<IVapiTool, JoinWaitlistTool>();
+        // The staff console's work queue (issue 19): offers that lapsed unclaimed.
+        services.AddSingleton<StaffConsole.IWorkQueueProvider, LapsedOfferQueueProvider>();
         services.AddOutbox();
         return services;
     }
@@ -176,6 +178,8 @@ public static class WaitlistEndpoints
     {
         ClaimState.Past p => Pages.Error(410, "This link is no longer valid", "The time it offered has passed.", p.Clinic),
         ClaimState.Withdrawn w => Pages.Error(410, "This link is no longer valid", "This offer has been withdrawn.", w.Clinic),
+        ClaimState.Cancelled c => Pages.Error(410, "This appointment was cancelled",
+            "The appointment booked through this link has been cancelled. To book another time, please call the clinic.", c.Clinic),
         _ => Pages.Error(404, "This link is no longer valid", "We couldn't find this offer.", await flow.ClinicAsync(link.ClinicId, ct)),
     };
 }

@@ -1,8 +1,10 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using Frontdesk.Inbox;
 using Frontdesk.Platform;
 using Frontdesk.StaffConsole;
 using Frontdesk.Tests.BookingPage;
+using Frontdesk.Tests.Calls;
 using Frontdesk.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -50,10 +52,21 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
         await TestApp.ExecAsync("update bookings set calendar_status = 'failed', calendar_error = 'Google answered 404: calendar not found' where id = $1", failedBooking);
         await TestApp.ExecAsync("insert into calendar_jobs (clinic_id, booking_id, op, done_at) values ($1, $2, 'create', now()) on conflict do nothing", clinic.Id, failedBooking);
         var caller = "+44790" + Random.Shared.Next(1000000, 9999999).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using (var anon = new HttpClient { BaseAddress = new Uri(baseUrl) })
-            Assert.True((await ConsoleClient.PostVapiAsync(anon, secret, ConsoleClient.EndOfCallReport("call-" + Guid.NewGuid().ToString("N"), caller,
+        var callId = "call-" + Guid.NewGuid().ToString("N");
+        using var anon = new HttpClient { BaseAddress = new Uri(baseUrl) };
+        // During the call the caller asks for a callback and asks what the knowledge base cannot answer (the webhook's tools).
+        Assert.False((await VapiToolAsync(anon, secret, callId, caller, "request_callback", new { reason = "wants to move her consultation", preferredTime = "after 5pm" })).Error);
+        Assert.False((await VapiToolAsync(anon, secret, callId, caller, "lookup_knowledge", new { question = "Is there parking near you?" })).Error);
+        Assert.True((await ConsoleClient.PostVapiAsync(anon, secret, ConsoleClient.EndOfCallReport(callId, caller,
                 DateTimeOffset.UtcNow.AddMinutes(-3), "AI: Hello, Harley Street Aesthetics.\nUser: Hi, this is Maria, how much is a rhinoplasty? Sorry, I have to go.",
                 summary: "Maria asked about rhinoplasty prices and hung up before booking."))).IsSuccessStatusCode);
+        var callbackId = await TestApp.ScalarAsync<Guid>("select id from callbacks where clinic_id = $1", clinic.Id);
+        var gapId = await TestApp.ScalarAsync<Guid>("select id from knowledge_gaps where clinic_id = $1", clinic.Id);
+        // A patient's SMS that is not a reply word reaches the inbox (the reply webhook's own code, in this server).
+        var inboxed = await app.Services.GetRequiredService<InboundReplies>().HandleAsync([clinic.Id],
+            (await TestApp.ScalarAsync<string>("select phone from patients where id = $1", patientId))!, "SM" + Guid.NewGuid().ToString("N"),
+            "Can I bring my husband along?", ReplyKind.Message, CancellationToken.None);
+        var replyId = Assert.IsType<ReplyOutcome.Inboxed>(inboxed).ReplyId;
         var review = await TestApp.ScalarAsync<Guid>("""
             insert into sms_messages (clinic_id, to_hash, segments, encoding, status, error_message) values ($1, $2, 1, 'GSM-7', 'review', 'timeout') returning id
             """, clinic.Id, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
@@ -92,6 +105,10 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
 
             // The work queue: the message needing review, and the failed calendar sync retried.
             await page.GotoAsync(baseUrl + ConsoleRoutes.Queue);
+            // Every kind of item at once, as a phone shows it.
+            await page.SetViewportSizeAsync(360, 740);
+            await ShotAsync(page, artifacts, "queue-items", 360);
+            await page.SetViewportSizeAsync(1280, 800);
             await Assertions.Expect(page.Locator("ul.items > li").First).ToContainTextAsync("Needs review");
             await page.GetByRole(AriaRole.Button, new() { Name = "Try again" }).ClickAsync();
             await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Done.");
@@ -99,6 +116,34 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
             await page.GetByRole(AriaRole.Button, new() { Name = "Mark as sent" }).ClickAsync();
             await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Done.");
             Assert.Equal("sent", await TestApp.ScalarAsync<string>("select status from sms_messages where id = $1", review));
+
+            // The callback: call notes, then "Called back".
+            var callback = page.Locator("ul.items > li", new() { HasText = "Call back " + caller });
+            await Assertions.Expect(callback).ToContainTextAsync("after 5pm");
+            await callback.GetByRole(AriaRole.Textbox).FillAsync("Rang back, moved to Tuesday.");
+            await callback.GetByRole(AriaRole.Button, new() { Name = "Called back" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Done.");
+            await Assertions.Expect(page.Locator("ul.items > li", new() { HasText = "Call back " + caller })).ToHaveCountAsync(0);
+            Assert.Equal("done|1", await TestApp.ScalarAsync<string>("select status || '|' || (note is not null)::int from callbacks where id = $1", callbackId));
+
+            // The patient's text in the inbox: read, marked handled.
+            var reply = page.Locator("ul.items > li", new() { HasText = "Text from Grace Hopper" });
+            await Assertions.Expect(reply).ToContainTextAsync("Can I bring my husband along?");
+            await reply.GetByRole(AriaRole.Button, new() { Name = "Mark handled" }).ClickAsync();
+            await Assertions.Expect(page.Locator("ul.items > li", new() { HasText = "Text from Grace Hopper" })).ToHaveCountAsync(0);
+            Assert.Equal("handled", await TestApp.ScalarAsync<string>("select status from sms_replies where id = $1", replyId));
+
+            // The question nobody could answer: answered here, and the next caller's search returns the answer.
+            var gap = page.Locator("ul.items > li", new() { HasText = "Is there parking near you?" });
+            await gap.GetByRole(AriaRole.Textbox).FillAsync("There is a pay and display car park two minutes away on Weymouth Street.");
+            await gap.GetByRole(AriaRole.Button, new() { Name = "Answer", Exact = true }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Done.");
+            await Assertions.Expect(page.Locator("ul.items > li", new() { HasText = "Is there parking near you?" })).ToHaveCountAsync(0);
+            var (next, nextError) = await VapiToolAsync(anon, secret, "call-" + Guid.NewGuid().ToString("N"), "+447700900123", "lookup_knowledge",
+                new { question = "where can I park?" });
+            Assert.False(nextError, next);
+            Assert.Contains("Weymouth Street", next, StringComparison.Ordinal);
+            await ShotAsync(page, artifacts, "queue-done", 1280);
 
             // Find the patient by a posted search (nothing in the URL), open her, erase her with the typed confirmation.
             await page.GotoAsync(baseUrl + ConsoleRoutes.Patients);
@@ -144,6 +189,19 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
             await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Nothing waiting");
             await page.GotoAsync($"{baseUrl}{ConsoleRoutes.Bookings}?day={day:yyyy-MM-dd}");
             Assert.DoesNotContain("Katherine", await page.ContentAsync());
+            // Posting to the first clinic's items by id, with a valid form of its own, reaches nothing.
+            var csrf = await page.Locator("input[name=csrf]").First.GetAttributeAsync("value");
+            foreach (var (kind, id, action) in new[] { ("callbacks", callbackId, "no_answer"), ("inbox", replyId, "handled"), ("gaps", gapId, "answer") })
+            {
+                var form = foreign.APIRequest.CreateFormData();
+                form.Set("csrf", csrf!);
+                form.Set("action", action);
+                form.Set("answer", "Hijacked.");
+                var r2 = await foreign.APIRequest.PostAsync($"{baseUrl}{ConsoleRoutes.Queue}/{kind}/{id}", new() { Form = form, MaxRedirects = 0 });
+                Assert.Equal(404, r2.Status);
+            }
+            Assert.Equal("done|1", await TestApp.ScalarAsync<string>("select status || '|' || attempts from callbacks where id = $1", callbackId));
+            Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from knowledge_documents where clinic_id = $1", clinic.Id));
         }
 
         // --- lockout, then two-step sign-in ------------------------------------------------------------
@@ -172,6 +230,14 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
             await page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
             await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Today");
         }
+    }
+
+    static async Task<(string Text, bool Error)> VapiToolAsync(HttpClient client, string secret, string callId, string phone, string tool, object arguments)
+    {
+        var r = await ConsoleClient.PostVapiAsync(client, secret, System.Text.Json.JsonSerializer.Serialize(
+            VapiPayloads.ToolCall(callId, phone, "tc_" + Guid.NewGuid().ToString("N"), tool, arguments)));
+        Assert.True(r.IsSuccessStatusCode, $"{tool}: {(int)r.StatusCode}");
+        return VapiPayloads.Result(await TestClinic.Json(r));
     }
 
     static async Task SignInAsync(IPage page, string email, string password = ConsoleClient.Password)

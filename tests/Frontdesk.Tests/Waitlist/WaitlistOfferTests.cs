@@ -125,6 +125,13 @@ public class WaitlistOfferTests(TwilioFixture fx)
         Assert.Equal(HttpStatusCode.Redirect, again.StatusCode);
         Assert.Equal(1L, await TestApp.ScalarAsync<long>("select count(*) from bookings where clinic_id = $1 and source = 'waitlist'", s.Clinic.Id));
         Assert.Single(fx.Fake.For(s.First.Phone), m => m.Body.Contains("you're booked", StringComparison.Ordinal));
+
+        // Cancelled later (here by the clinic): the claim link no longer says it is booked.
+        using var staff = TestApp.As(s.Clinic.Id);
+        Assert.True((await staff.DeleteAsync($"/api/bookings/{s.Clinic.Id}/{bookingId}")).IsSuccessStatusCode);
+        var cancelled = await browser.GetAsync(path);
+        Assert.Equal(HttpStatusCode.Gone, cancelled.StatusCode);
+        Assert.Equal("This appointment was cancelled", (await HtmlAsync(cancelled)).QuerySelector("h1")!.TextContent);
     }
 
     [Fact]
