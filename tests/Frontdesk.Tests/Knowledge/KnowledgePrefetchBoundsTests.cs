@@ -93,4 +93,37 @@ public class KnowledgePrefetchBoundsTests
         Assert.Equal(2, prefetch.Searches);   // the first and the latest; the three in between never ran
         Assert.Equal(0, prefetch.Dropped);
     }
+
+    [Fact]
+    public async Task A_repeated_question_is_not_searched_again_another_question_is_stale_and_a_forgotten_call_is_a_miss()
+    {
+        var clinic = await ClinicWithPricesAsync();
+        await using var pool = OneConnectionPool();
+        var prefetch = Prefetcher(pool);
+
+        prefetch.Start(clinic, "call-1", Question);
+        await IdleAsync(prefetch);
+        prefetch.Start(clinic, "call-1", Question);   // the same words again (another partial transcript)
+        Assert.Equal(1, prefetch.Searches);
+        Assert.Equal(0, prefetch.Running);
+
+        // The model asks about something else than what was prefetched: searched now, and counted as stale.
+        var (hits, outcome) = await prefetch.GetAsync(clinic, "call-1", "where do I park", TimeSpan.FromSeconds(30), default);
+        Assert.Equal("stale", outcome);
+        Assert.Contains(hits, h => h.Text.Contains("Cavendish Square", StringComparison.Ordinal));
+        Assert.Equal((0L, 1L, 0L), (prefetch.Hits, prefetch.Stale, prefetch.Misses));
+
+        // Another clinic's question under the same call id is never served from this clinic's prefetch.
+        var other = await ClinicWithPricesAsync();
+        (_, outcome) = await prefetch.GetAsync(other, "call-1", Question, TimeSpan.FromSeconds(30), default);
+        Assert.Equal("miss", outcome);
+
+        // The call ended: its prefetch is forgotten, the next lookup searches itself.
+        prefetch.Forget("call-1");
+        (hits, outcome) = await prefetch.GetAsync(clinic, "call-1", Question, TimeSpan.FromSeconds(30), default);
+        Assert.Equal("miss", outcome);
+        Assert.Contains(hits, h => h.Text.Contains("£6,500", StringComparison.Ordinal));
+        Assert.Equal((0L, 1L, 2L), (prefetch.Hits, prefetch.Stale, prefetch.Misses));
+        Assert.Equal(1, prefetch.Searches);   // lookups on the model path are not prefetches
+    }
 }
