@@ -44,4 +44,15 @@ public class LocalPostgresTests
                 if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task A_data_folder_too_deep_for_a_Unix_socket_stops_the_start_with_what_to_do_and_creates_nothing()
+    {
+        var top = Path.Combine(Path.GetTempPath(), "frontdesk-deep-" + Guid.NewGuid().ToString("N"));
+        var deep = Path.Combine(top, new string('d', 60), "pg");
+        var e = await Assert.ThrowsAsync<StartupException>(() => LocalPostgres.For(deep).StartAsync(durable: false, CancellationToken.None));
+        Assert.StartsWith($"The data folder path is too long for a Unix socket ({deep}/.s.PGSQL.", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("set FRONTDESK_DATA_DIR to a shorter path.", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(top), "initdb ran for a cluster nobody could connect to");
+    }
 }
