@@ -159,7 +159,9 @@ public sealed partial class Outbox(Db db, IEnumerable<IOutboxHandler> handlers, 
         {
             result = await handler.HandleAsync(item, ct);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        // A cancellation that is not our hard stop (an HTTP client's timeout, a command timeout) is a failed
+        // attempt like any other: escaping here would leave the job 'processing' until its lease ran out.
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             Log.JobFailed(log, item.Kind, item.Id, e.GetType().Name, e);
             result = new OutboxResult.Retry(DateTimeOffset.UtcNow + options.Backoff(item.Attempts), e.GetType().Name);

@@ -71,6 +71,19 @@ public sealed class TestTarget
 
 public static class TestApp
 {
+    /// <summary>
+    /// For an instance configured unlike the rest (another master key, a clock under the test's control) on
+    /// the shared database: no background workers. Its outbox, reminder or retention worker would otherwise
+    /// take other tests' jobs and run them in its world — seal a text under a master key no other instance
+    /// holds, or judge a reminder by a clock in 2027 — and those tests would never see them done.
+    /// </summary>
+    public static void WithoutWorkers(IServiceCollection services)
+    {
+        foreach (var d in services.Where(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService)
+                     && d.ImplementationType?.Name != "DatabaseStarter").ToList())
+            services.Remove(d);
+    }
+
     static readonly AsyncLocal<TestTarget?> Current = new();
 
     /// <summary>The target of the running test: the bare cluster unless the test class chose another.</summary>

@@ -214,4 +214,19 @@ public class OutboxJobTests
         Assert.Equal([1, 1, 2], handler.Runs.Select(r => r.Attempts));
         Assert.Equal(2, await TestApp.ScalarAsync<int>("select attempts from outbox where id = $1", job));
     }
+
+    [Fact]
+    public async Task A_handler_whose_own_timeout_cancels_it_is_retried_at_once_not_left_processing_until_its_lease_runs_out()
+    {
+        // An HttpClient timeout or a command timeout surfaces as a TaskCanceledException while the worker
+        // itself is not stopping: that is one failed attempt. It used to escape the worker, leaving the job
+        // 'processing' for the lease (120 s).
+        var handler = new ScriptedHandler();
+        handler.Script.Enqueue(_ => throw new TaskCanceledException("The request was canceled due to the configured HttpClient.Timeout"));
+        await using var app = Start(handler);
+        var clinic = await TestClinic.CreateAsync(slots: 0, patients: 0);
+        var job = await EnqueueAsync(clinic.Id, handler.Kind);
+        await UntilStatusAsync(job, "done");
+        Assert.Equal([1, 2], handler.Runs.Select(r => r.Attempts));   // the second run is the retry, not a lease recovery
+    }
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Frontdesk.Platform;
 using Frontdesk.Privacy;
 using Frontdesk.Tests.Infrastructure;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Frontdesk.Tests.Privacy;
@@ -205,6 +206,7 @@ public class VaultTests
         {
             b.UseSetting("FRONTDESK_MASTER_KEY", newKey);
             b.UseSetting("FRONTDESK_MASTER_KEYS_RETIRED", oldKey);
+            b.ConfigureTestServices(TestApp.WithoutWorkers);
         });
         var vault = rotated.Services.GetRequiredService<Vault>();
         // One clinic's keys: the test database is shared with tests running in parallel under the old key.
@@ -214,7 +216,11 @@ public class VaultTests
         Assert.NotEqual(oldKeyId, await TestApp.ScalarAsync<string>("select key_id from patient_keys where patient_id = $1", c.PatientIds[0]));
         Assert.Equal(cipherBefore, await TestApp.ScalarAsync<byte[]>("select ciphertext from clinical_notes where patient_id = $1", c.PatientIds[0]));
         // Only the new key configured now: still decrypts.
-        await using var onlyNew = TestApp.Factory.WithWebHostBuilder(b => b.UseSetting("FRONTDESK_MASTER_KEY", newKey));
+        await using var onlyNew = TestApp.Factory.WithWebHostBuilder(b =>
+        {
+            b.UseSetting("FRONTDESK_MASTER_KEY", newKey);
+            b.ConfigureTestServices(TestApp.WithoutWorkers);
+        });
         using var doctor = onlyNew.CreateClient();
         doctor.DefaultRequestHeaders.Authorization = new("Bearer", TestApp.Token(RequestClaims.ForClinic(c.Id, "doc", "doctor")));
         var notes = await TestClinic.Json(await doctor.GetAsync($"/api/patients/{c.Id}/{c.PatientIds[0]}/clinical-notes"));

@@ -23,7 +23,11 @@ public sealed class ClockedApp : IDisposable
 
     public ClockedApp()
     {
-        App = TestApp.Factory.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock)));
+        App = TestApp.Factory.WithWebHostBuilder(b => b.ConfigureTestServices(s =>
+        {
+            s.AddSingleton<TimeProvider>(Clock);
+            TestApp.WithoutWorkers(s);
+        }));
         App.CreateClient().Dispose();
     }
 

@@ -18,7 +18,9 @@ public static partial class WaitlistKit
     }
 
     /// <summary>The open offer for <paramref name="entryId"/>, once the worker has made it.</summary>
-    public static Task<Offer> OfferedAsync(Guid clinicId, Guid entryId, int seconds = 60) =>
+    // Beyond the outbox lease (120 s): a job claimed by another test's instance as it was being disposed is
+    // taken up again once its lease runs out, which is the guarantee (not a faster one).
+    public static Task<Offer> OfferedAsync(Guid clinicId, Guid entryId, int seconds = 150) =>
         EventuallyAsync(() => OpenOfferAsync(clinicId, entryId), $"an offer to entry {entryId}", seconds);
 
     public static async Task<Offer?> OpenOfferAsync(Guid clinicId, Guid entryId)
