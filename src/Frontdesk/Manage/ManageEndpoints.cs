@@ -34,7 +34,12 @@ public static class ManageEndpoints
         if (await OpenAsync(token, tokens, flow, ct) is not { } opened) return await RefuseAsync(token, tokens, flow, ct);
         var (link, state) = opened;
         return ManagePages.Manage(state.Clinic, state.Booking, token, guard.Issue(http, token), await flow.FreeSlotsAsync(link, ct),
-            notice: moved == "1" ? "Your appointment has been moved. We've sent the new time to your phone." : null);
+            notice: moved switch
+            {
+                "1" => "Your appointment has been moved. We've sent the new time to your phone.",
+                "2" => "Your appointment has been moved. Please make a note of the new time below.",
+                _ => null,
+            });
     }
 
     static async Task<Results<ContentHttpResult, RedirectHttpResult>> Move(string token, HttpContext http, ManageLinkToken tokens,
@@ -55,7 +60,8 @@ public static class ManageEndpoints
         {
             case MoveResult.Moved m:
                 // Post/redirect/get to the link of the new time (a link expires when its appointment starts).
-                return TypedResults.Redirect(tokens.PathFor(link.ClinicId, link.BookingId, m.Booking.StartsAt) + "?moved=1");
+                // moved=1: the new time was texted; moved=2: it was not (opted out, no number, not textable).
+                return TypedResults.Redirect(tokens.PathFor(link.ClinicId, link.BookingId, m.Booking.StartsAt) + (m.Texted ? "?moved=1" : "?moved=2"));
             case MoveResult.Taken taken:
                 return ManagePages.Manage(state.Clinic, state.Booking, token, guard.Issue(http, token), taken.Alternatives,
                     problem: "Sorry, that time was just taken by someone else. Your appointment has not changed. Here are the nearest free times.",

@@ -20,7 +20,9 @@ public sealed record ManageState(ClinicView Clinic, BookedView Booking, ManageSt
 
 public abstract record MoveResult
 {
-    public sealed record Moved(BookedView Booking) : MoveResult;
+    /// <summary><paramref name="Texted"/>: the new time went to the patient's phone (not when they opted out,
+    /// have no number, or the clinic may not text it).</summary>
+    public sealed record Moved(BookedView Booking, bool Texted) : MoveResult;
     /// <summary>Someone else got the time first: the nearest suitable free times instead.</summary>
     public sealed record Taken(IReadOnlyList<SlotChoice> Alternatives) : MoveResult;
     /// <summary>Not a time this booking can move to (unknown, another practitioner's, too short, or past).</summary>
@@ -178,7 +180,7 @@ public sealed partial class ManageFlow(Db db, Outbox outbox, ManageLinkToken tok
                 await s.CommitAsync(ct);
                 if (sms is PatientSmsOutcome.Queued) outbox.Signal();
                 Log.Moved(log, link.ClinicId, link.BookingId);
-                return new MoveResult.Moved(moved.View);
+                return new MoveResult.Moved(moved.View, sms is PatientSmsOutcome.Queued);
             case 409:
                 var alternatives = await s.QueryAsync<SlotChoice>(NearestSql, suits with { Target = slotId }, ct);
                 return new MoveResult.Taken(alternatives.Count > 0 ? alternatives : await FreeAsync(s, link.ClinicId, row, ct));

@@ -366,7 +366,12 @@ public class ManagePageTests(TwilioFixture fx)
         Assert.Equal(HttpStatusCode.Redirect, move.StatusCode);
         Assert.Equal("confirmed|" + b.Clinic.SlotIds[5], await BookingAsync(b.BookingId));
 
+        Assert.EndsWith("?moved=2", move.Headers.Location!.OriginalString);
         var moved = await HtmlAsync(await browser.GetAsync(move.Headers.Location!.OriginalString));
+        // The page does not claim a text that was never sent.
+        var notice = moved.QuerySelector("[role=status]")!.TextContent;
+        Assert.Contains("has been moved", notice);
+        Assert.DoesNotContain("sent", notice);
         var cancel = await browser.PostAsync(move.Headers.Location!.OriginalString.Split('?')[0] + "/cancel", Form(("csrf", Csrf(moved))));
         Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
         Assert.Equal("cancelled|" + b.Clinic.SlotIds[5], await BookingAsync(b.BookingId));
