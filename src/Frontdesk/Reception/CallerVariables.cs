@@ -76,7 +76,10 @@ public sealed partial class CallerVariables(Db db, TimeProvider clock, Reception
         yield return ("localTime", local.ToString("HH:mm", CultureInfo.InvariantCulture));
         if (found is null)
         {
-            // The lookup failed: say nothing rather than something wrong.
+            // The lookup failed: the hours are not known, and the prompt says so rather than something wrong
+            // (every variable API.md lists is present; the prompt's "Open now: {{openNow}}" reads "unknown").
+            yield return ("openNow", "unknown");
+            yield return ("nextOpening", "unknown");
             yield return ("emergencyInstruction", ReceptionSettings.Defaults.EmergencyInstructionFor(clinic.Timezone));
             yield break;
         }

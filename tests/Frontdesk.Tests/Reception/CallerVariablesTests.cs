@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Frontdesk.Reception;
 using Frontdesk.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
@@ -159,5 +160,34 @@ public class CallerVariablesTests(ClockedApp fx) : IClassFixture<ClockedApp>
         Assert.Equal("Anne-Marie", CallerVariables.FirstName("Anne-Marie O'Neil"));
         Assert.Null(CallerVariables.FirstName("+447700900123"));
         Assert.Null(CallerVariables.FirstName("   "));
+    }
+
+    [Fact]
+    public async Task When_the_lookup_cannot_finish_in_its_budget_the_date_still_goes_out_and_the_hours_are_unknown_not_guessed()
+    {
+        var (_, secret, phone) = await ClinicWithBookedPatientAsync();
+        fx.Clock.Now = SaturdayNoonGmt;
+        await using var app = fx.App.WithWebHostBuilder(b => b.UseSetting("Reception:CallerLookupBudgetMs", "50"));
+        // Hold the clinic's settings row so the lookup's read waits past its 50 ms budget.
+        await using var c = await TestApp.AdminConnectionAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand("lock table reception_settings in access exclusive mode", c, tx))
+            await hold.ExecuteNonQueryAsync();
+        JsonElement v;
+        try
+        {
+            var answer = await ReceptionFixtures.VapiJsonAsync(secret, ReceptionFixtures.AssistantRequest(Guid.NewGuid().ToString(), phone), app);
+            v = answer.GetProperty("assistantOverrides").GetProperty("variableValues");
+        }
+        finally
+        {
+            await tx.RollbackAsync();
+        }
+        Assert.Equal("2027-03-27", v.GetProperty("today").GetString());
+        Assert.Equal("12:00", v.GetProperty("localTime").GetString());
+        Assert.Equal("unknown", v.GetProperty("openNow").GetString());
+        Assert.Equal("unknown", v.GetProperty("nextOpening").GetString());
+        Assert.False(v.TryGetProperty("patientFirstName", out _));   // nobody is recognised on a guess
+        Assert.Contains("999", v.GetProperty("emergencyInstruction").GetString(), StringComparison.Ordinal);
     }
 }
