@@ -164,7 +164,9 @@ public sealed partial class ManageFlow(Db db, Outbox outbox, ManageLinkToken tok
         // Only a time the page could have offered: a forged form cannot move the booking to the diary of a
         // practitioner who does not consult for its procedure, or into a slot too short for it.
         var suits = await SuitsAsync(s, link.ClinicId, row, ct);
-        if (!await s.QuerySingleOrDefaultAsync<bool>($"select exists (select 1 from calendar_slots s where s.id = @Target and {SuitsCondition})",
+        // Within the page's horizon too: a forged form cannot reach further ahead than the page offers.
+        if (!await s.QuerySingleOrDefaultAsync<bool>(
+                $"select exists (select 1 from calendar_slots s where s.id = @Target and {SuitsCondition} and s.starts_at < now() + make_interval(days => @Days))",
                 suits with { Target = slotId }, ct))
             return new MoveResult.NoSuchSlot();
 

@@ -331,7 +331,7 @@ public class ManagePageTests(TwilioFixture fx)
     }
 
     [Fact]
-    public async Task A_slot_of_another_practitioner_or_a_shorter_one_is_refused_even_from_a_forged_form()
+    public async Task A_slot_of_another_practitioner_a_shorter_one_or_one_beyond_the_pages_horizon_is_refused_even_from_a_forged_form()
     {
         var b = await NewAsync();
         using var svc = TestApp.Service();
@@ -342,10 +342,14 @@ public class ManagePageTests(TwilioFixture fx)
         var shortSlot = (await TestClinic.Json(await svc.PostAsJsonAsync($"/api/clinics/{b.Clinic.Id}/slots",
             new { practitionerId = b.Clinic.PractitionerId, startsAt = start.AddDays(1), endsAt = start.AddDays(1).AddMinutes(15), durationMinutes = 15 })))
             .GetProperty("slots")[0].GetProperty("id").GetGuid();
+        // Its own practitioner, long enough, but further ahead than the page offers (BookingPage:Days, 14).
+        var farSlot = (await TestClinic.Json(await svc.PostAsJsonAsync($"/api/clinics/{b.Clinic.Id}/slots",
+            new { practitionerId = b.Clinic.PractitionerId, startsAt = start.AddDays(60), endsAt = start.AddDays(60).AddMinutes(30), durationMinutes = 30 })))
+            .GetProperty("slots")[0].GetProperty("id").GetGuid();
 
         using var browser = Browser(fx.App);
         var csrf = Csrf(await HtmlAsync(await browser.GetAsync(b.Path)));
-        foreach (var slot in new[] { otherSlot, shortSlot })
+        foreach (var slot in new[] { otherSlot, shortSlot, farSlot })
         {
             var r = await browser.PostAsync(b.Path + "/move", Form(("csrf", csrf), ("slot", slot.ToString())));
             Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);
