@@ -24,16 +24,7 @@ public class SmsSenderFaultTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var admin = await TestCluster.AdminConnectionStringAsync();
-        var name = $"frontdesk_senderfaults_{Guid.NewGuid():N}";
-        await using (var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(admin) { Database = "postgres" }.ConnectionString))
-        {
-            await conn.OpenAsync();
-            await using var cmd = new NpgsqlCommand($"create database {name}", conn);
-            await cmd.ExecuteNonQueryAsync();
-        }
-        _connectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
-        await Migrator.ApplyAsync(_connectionString, CancellationToken.None);
+        _connectionString = await TestCluster.NewDatabaseAsync("frontdesk_senderfaults");
         _fake = await FakeTwilio.StartAsync();
     }
 

@@ -20,6 +20,24 @@ public static class TestCluster
     /// <summary>The request-path login (frontdesk_app) on the same database.</summary>
     public static string AppConnectionString => Started.Value.GetAwaiter().GetResult().AppConnectionString;
 
+    /// <summary>A new database of a test's own on the same cluster (<paramref name="prefix"/>_&lt;guid&gt;), migrated
+    /// unless <paramref name="migrated"/> is false: for tests whose instances must be the only workers on their
+    /// data, or that take the database away. Returns its owner connection string.</summary>
+    public static async Task<string> NewDatabaseAsync(string prefix, bool migrated = true)
+    {
+        var admin = await AdminConnectionStringAsync();
+        var name = $"{prefix}_{Guid.NewGuid():N}";
+        await using (var conn = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(admin) { Database = "postgres" }.ConnectionString))
+        {
+            await conn.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand($"create database {name}", conn);
+            await cmd.ExecuteNonQueryAsync();
+        }
+        var own = new Npgsql.NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+        if (migrated) await Migrator.ApplyAsync(own, CancellationToken.None);
+        return own;
+    }
+
     static readonly List<(LocalPostgres Cluster, string Dir)> Throwaway = [];
 
     /// <summary>Stops a throwaway cluster and removes its folder when the test host exits. One handler

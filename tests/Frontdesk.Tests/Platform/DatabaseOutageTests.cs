@@ -34,20 +34,8 @@ public class DatabaseOutageTests
     /// <summary>A fresh, migrated database of this test's own: the instance whose database goes away
     /// must not have claimed other tests' jobs from the shared one (they would sit 'processing' until
     /// their lease ran out).</summary>
-    static async Task<string> OwnDatabaseAsync()
-    {
-        var admin = await TestCluster.AdminConnectionStringAsync();
-        var name = $"frontdesk_outage_{Guid.NewGuid():N}";
-        await using (var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(admin) { Database = "postgres" }.ConnectionString))
-        {
-            await conn.OpenAsync();
-            await using var cmd = new NpgsqlCommand($"create database {name}", conn);
-            await cmd.ExecuteNonQueryAsync();
-        }
-        var own = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
-        await Migrator.ApplyAsync(own, CancellationToken.None);
-        return name;
-    }
+    static async Task<string> OwnDatabaseAsync() =>
+        new NpgsqlConnectionStringBuilder(await TestCluster.NewDatabaseAsync("frontdesk_outage")).Database!;
 
     [Fact]
     public async Task While_the_database_is_unreachable_requests_get_503_unavailable_and_the_instance_recovers_when_it_returns()

@@ -12,15 +12,7 @@ namespace Frontdesk.Tests.Platform;
 /// that stop a misconfigured start before anything runs.</summary>
 public class OperatorCommandTests
 {
-    static async Task<string> NewBareDatabaseAsync(string prefix)
-    {
-        var admin = await TestCluster.AdminConnectionStringAsync();
-        var name = $"{prefix}_{Guid.NewGuid():N}";
-        await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(admin) { Database = "postgres" }.ConnectionString);
-        await conn.OpenAsync();
-        await using (var cmd = new NpgsqlCommand($"create database {name}", conn)) await cmd.ExecuteNonQueryAsync();
-        return new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
-    }
+    static Task<string> NewBareDatabaseAsync(string prefix) => TestCluster.NewDatabaseAsync(prefix, migrated: false);
 
     [Fact]
     public async Task Migrate_exits_0_when_it_applied_everything_and_again_when_there_is_nothing_to_do()
