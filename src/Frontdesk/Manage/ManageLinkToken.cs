@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Frontdesk.Manage;
@@ -11,15 +10,12 @@ public sealed record ManageLink(Guid ClinicId, Guid BookingId, DateTimeOffset Ex
 /// Same construction as the booking and cancel links (HMAC-SHA256 under a key derived from the JWT
 /// secret for this purpose alone), so no other link's token passes as this one. It names the booking,
 /// not the patient: the page shows nothing once the booking is cancelled or its patient erased, which
-/// is what makes the link dead then. Payload: version (1) · clinic (16) · booking (16) · expiry unix
-/// seconds (8, big-endian) — the appointment's start.
+/// is what makes the link dead then. Payload: <see cref="SignedToken.SealClinicItem"/> of the clinic,
+/// the booking and the appointment's start.
 /// </summary>
 public sealed class ManageLinkToken
 {
     public const string PathPrefix = "/manage/";
-
-    const byte Version = 1;
-    const int Length = 1 + 16 + 16 + 8;
 
     readonly SignedToken _token;
 
@@ -27,26 +23,14 @@ public sealed class ManageLinkToken
 
     public ManageLinkToken(DevSecrets secrets) : this(secrets.JwtSecret()) { }
 
-    public string Create(Guid clinicId, Guid bookingId, DateTimeOffset startsAt)
-    {
-        var payload = new byte[Length];
-        payload[0] = Version;
-        clinicId.TryWriteBytes(payload.AsSpan(1, 16));
-        bookingId.TryWriteBytes(payload.AsSpan(17, 16));
-        BinaryPrimitives.WriteInt64BigEndian(payload.AsSpan(33, 8), startsAt.ToUnixTimeSeconds());
-        return _token.Seal(payload);
-    }
+    public string Create(Guid clinicId, Guid bookingId, DateTimeOffset startsAt) => _token.SealClinicItem(clinicId, bookingId, startsAt);
 
     /// <summary>The path of the booking's manage page (absolute URL: <see cref="PublicUrl.For"/>).</summary>
     public string PathFor(Guid clinicId, Guid bookingId, DateTimeOffset startsAt) => PathPrefix + Create(clinicId, bookingId, startsAt);
 
     /// <summary>The link when the token is well-formed and ours, expired or not (the caller checks <see cref="ManageLink.ExpiresAt"/>).</summary>
-    public ManageLink? Authentic(string? token)
-    {
-        if (_token.Open(token, maxLength: 512) is not { } payload || payload.Length != Length || payload[0] != Version) return null;
-        return new ManageLink(new Guid(payload.AsSpan(1, 16)), new Guid(payload.AsSpan(17, 16)),
-            DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(payload.AsSpan(33, 8))));
-    }
+    public ManageLink? Authentic(string? token) =>
+        _token.OpenClinicItem(token) is (var clinicId, var bookingId, var expiresAt) ? new ManageLink(clinicId, bookingId, expiresAt) : null;
 }
 
 public static class ManageLinkServices
