@@ -4,9 +4,6 @@ using Frontdesk.Platform;
 using Frontdesk.Tests.Calls;
 using Frontdesk.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -33,7 +30,7 @@ public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper
     {
         Assert.True(File.Exists(Chromium), $"Chromium is missing at {Chromium}: install it with `apt-get install -y chromium` (.ci/run does).");
 
-        await using var app = await StartKestrelAsync();
+        await using var app = await KestrelApp.StartAsync(fx.Fake);
         var baseUrl = app.Urls.Single();
         var clinic = await BookingPageTests.ClinicAsync(slots: 8);
         await TestApp.ExecAsync("update clinics set name = 'Harley Street Aesthetics' where id = $1", clinic.Id);
@@ -140,31 +137,6 @@ public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper
             }
             """);
         Assert.True(problems.Length == 0, "Accessibility: " + string.Join("; ", problems));
-    }
-
-    async Task<WebApplication> StartKestrelAsync()
-    {
-        var app = Frontdesk.FrontdeskApp.Build(["--environment", "Testing"], b =>
-        {
-            b.WebHost.UseUrls("http://127.0.0.1:0");
-            b.Logging.ClearProviders();
-            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["FRONTDESK_DATABASE_URL"] = TestCluster.AdminConnectionString,
-                ["FRONTDESK_APP_DATABASE_URL"] = TestCluster.AppConnectionString,
-                ["FRONTDESK_MIGRATE_ON_START"] = "false",
-                ["FRONTDESK_JWT_SECRET"] = FrontdeskFactory.JwtSecret,
-                ["FRONTDESK_DATA_DIR"] = TestApp.Factory.DataDir,
-                ["FRONTDESK_MASTER_KEY"] = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()),
-                // No public base URL: links use the address Kestrel bound, so the SMS link opens this server.
-                ["TWILIO_API_BASE_URL"] = fx.Fake.Url,
-                ["TWILIO_ACCOUNT_SID"] = FakeTwilio.AccountSid,
-                ["TWILIO_AUTH_TOKEN"] = FakeTwilio.AuthToken,
-                ["TWILIO_FROM"] = FakeTwilio.From,
-            });
-        });
-        await app.StartAsync();
-        return app;
     }
 
     /// <summary>TestResults/artifacts under the repository root (ignored by git; .ci/run starts it empty).</summary>

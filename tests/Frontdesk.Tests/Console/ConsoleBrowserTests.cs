@@ -7,10 +7,7 @@ using Frontdesk.Tests.BookingPage;
 using Frontdesk.Tests.Calls;
 using Frontdesk.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 
@@ -33,7 +30,7 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
     public async Task A_clinic_team_works_in_the_console_in_Chromium_at_1280_and_360_px()
     {
         Assert.True(File.Exists(Chromium), $"Chromium is missing at {Chromium}: install it with `apt-get install -y chromium` (.ci/run does).");
-        await using var app = await StartKestrelAsync();
+        await using var app = await KestrelApp.StartAsync();
         var baseUrl = app.Urls.Single();
 
         // A clinic with a diary, a patient with a booking, a call through the real webhook, and two items for the queue.
@@ -278,25 +275,5 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
     {
         var r = await api.PostAsJsonAsync($"/api/clinics/{clinicId}/patients", new { name, phone = "+44790" + Random.Shared.Next(1000000, 9999999).ToString(System.Globalization.CultureInfo.InvariantCulture) });
         return (await TestClinic.Json(r)).GetProperty("id").GetGuid();
-    }
-
-    static async Task<WebApplication> StartKestrelAsync()
-    {
-        var app = Frontdesk.FrontdeskApp.Build(["--environment", "Testing"], b =>
-        {
-            b.WebHost.UseUrls("http://127.0.0.1:0");
-            b.Logging.ClearProviders();
-            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["FRONTDESK_DATABASE_URL"] = TestCluster.AdminConnectionString,
-                ["FRONTDESK_APP_DATABASE_URL"] = TestCluster.AppConnectionString,
-                ["FRONTDESK_MIGRATE_ON_START"] = "false",
-                ["FRONTDESK_JWT_SECRET"] = FrontdeskFactory.JwtSecret,
-                ["FRONTDESK_DATA_DIR"] = TestApp.Factory.DataDir,
-                ["FRONTDESK_MASTER_KEY"] = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()),
-            });
-        });
-        await app.StartAsync();
-        return app;
     }
 }

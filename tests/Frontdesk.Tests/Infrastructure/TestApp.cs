@@ -15,6 +15,9 @@ namespace Frontdesk.Tests.Infrastructure;
 public sealed class FrontdeskFactory : WebApplicationFactory<Program>
 {
     public const string JwtSecret = "test-secret-for-frontdesk-hs256-0123456789abcdef";
+
+    /// <summary>The master key of every test instance that shares the test database (base64, 32 bytes).</summary>
+    public static readonly string MasterKey = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray());
     public static readonly byte[] SecretBytes = Auth.SecretBytes(JwtSecret);
 
     readonly Func<TestDatabase> _database;
@@ -36,7 +39,7 @@ public sealed class FrontdeskFactory : WebApplicationFactory<Program>
         builder.UseSetting("FRONTDESK_MIGRATE_ON_START", "false");
         builder.UseSetting("FRONTDESK_JWT_SECRET", JwtSecret);
         builder.UseSetting("FRONTDESK_DATA_DIR", DataDir);
-        builder.UseSetting("FRONTDESK_MASTER_KEY", Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()));
+        builder.UseSetting("FRONTDESK_MASTER_KEY", MasterKey);
         builder.UseSetting("FRONTDESK_PUBLIC_BASE_URL", "https://frontdesk.test");
         // A loaded CI machine can make a clinic's turn (ClinicGate) come late; tests assert outcomes, not speed.
         builder.UseSetting("Database:PerClinicWaitMilliseconds", "60000");

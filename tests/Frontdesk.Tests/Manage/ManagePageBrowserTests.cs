@@ -7,10 +7,7 @@ using Frontdesk.Tests.BookingPage;
 using Frontdesk.Tests.Calls;
 using Frontdesk.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using Xunit.Abstractions;
 using static Frontdesk.Tests.Manage.PatientScenario;
@@ -39,7 +36,7 @@ public partial class ManagePageBrowserTests(TwilioFixture fx, ITestOutputHelper 
     public async Task Patient_moves_then_cancels_their_booking_in_Chromium_from_the_reminder_SMS()
     {
         Assert.True(File.Exists(Chromium), $"Chromium is missing at {Chromium}: install it with `apt-get install -y chromium` (.ci/run does).");
-        await using var app = await StartKestrelAsync();
+        await using var app = await KestrelApp.StartAsync(fx.Fake);
         var baseUrl = app.Urls.Single();
         var scanner = app.Services.GetRequiredService<ReminderScanner>();
 
@@ -156,31 +153,6 @@ public partial class ManagePageBrowserTests(TwilioFixture fx, ITestOutputHelper 
         var path = Path.Combine(artifacts, name);
         await page.ScreenshotAsync(new() { Path = path, FullPage = true });
         output.WriteLine("Screenshot: " + path);
-    }
-
-    async Task<WebApplication> StartKestrelAsync()
-    {
-        var app = Frontdesk.FrontdeskApp.Build(["--environment", "Testing"], b =>
-        {
-            b.WebHost.UseUrls("http://127.0.0.1:0");
-            b.Logging.ClearProviders();
-            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["FRONTDESK_DATABASE_URL"] = TestCluster.AdminConnectionString,
-                ["FRONTDESK_APP_DATABASE_URL"] = TestCluster.AppConnectionString,
-                ["FRONTDESK_MIGRATE_ON_START"] = "false",
-                ["FRONTDESK_JWT_SECRET"] = FrontdeskFactory.JwtSecret,
-                ["FRONTDESK_DATA_DIR"] = TestApp.Factory.DataDir,
-                ["FRONTDESK_MASTER_KEY"] = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()),
-                // No public base URL: links this server writes use the address Kestrel bound.
-                ["TWILIO_API_BASE_URL"] = fx.Fake.Url,
-                ["TWILIO_ACCOUNT_SID"] = FakeTwilio.AccountSid,
-                ["TWILIO_AUTH_TOKEN"] = FakeTwilio.AuthToken,
-                ["TWILIO_FROM"] = FakeTwilio.From,
-            });
-        });
-        await app.StartAsync();
-        return app;
     }
 
     [GeneratedRegex(@"/manage/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")]

@@ -94,7 +94,7 @@ public class OperatorCommandTests
             ["FRONTDESK_APP_DATABASE_URL"] = TestCluster.AppConnectionString,
             ["FRONTDESK_MIGRATE_ON_START"] = "false",
             ["FRONTDESK_JWT_SECRET"] = FrontdeskFactory.JwtSecret,
-            ["FRONTDESK_MASTER_KEY"] = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i * 7 + 1)).ToArray()),
+            ["FRONTDESK_MASTER_KEY"] = FrontdeskFactory.MasterKey,
             ["FRONTDESK_DATA_DIR"] = TestApp.Factory.DataDir,
             [missing] = "",
         };
