@@ -54,6 +54,8 @@ public sealed partial class GoogleFake : IAsyncDisposable
     bool _down;
     /// <summary>The next insert stores the event, then waits this long before answering.</summary>
     public TimeSpan? DelayNextInsert { get; set; }
+    /// <summary>The next events.list of this calendar waits this long before answering.</summary>
+    public (string CalendarId, TimeSpan Delay)? DelayNextListOf { get; set; }
     public int TokenRequests => Volatile.Read(ref _tokenRequests);
     public int RejectedBearer => Volatile.Read(ref _rejectedBearer);
     public int Gone410 => Volatile.Read(ref _gone410);
@@ -366,9 +368,14 @@ public sealed partial class GoogleFake : IAsyncDisposable
         }
     }
 
-    IResult List(HttpContext http, string calendarId)
+    async Task<IResult> List(HttpContext http, string calendarId)
     {
         if (Gate(http, calendarId, out var cal) is { } failed) return failed;
+        if (DelayNextListOf is { } d && d.CalendarId == calendarId)
+        {
+            DelayNextListOf = null;
+            await Task.Delay(d.Delay, CancellationToken.None);
+        }
         var q = http.Request.Query;
         var syncToken = q["syncToken"].ToString();
         var pageToken = q["pageToken"].ToString();

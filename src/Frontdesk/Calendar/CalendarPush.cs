@@ -11,7 +11,7 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
 {
     static readonly RequestClaims Worker = RequestClaims.AsSystem(SystemPath.Worker);
 
-    sealed record Job(long Id, Guid ClinicId, Guid BookingId, int Version, int Attempts);
+    sealed record Job(long Id, Guid ClinicId, Guid BookingId, int Version, int Attempts, DateTimeOffset LockedUntil);
 
     sealed record BookingState(string Status, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string? TargetCalendar,
         string? EventId, string? EventCalendar, int Generation, string Timezone);
@@ -34,10 +34,27 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
                for update skip locked)
             update calendar_jobs j set locked_until = now() + make_interval(secs => @Lease)
               from due where j.clinic_id = due.clinic_id and j.id = due.id
-            returning j.id, j.clinic_id, j.booking_id, j.version, j.attempts
+            returning j.id, j.clinic_id, j.booking_id, j.version, j.attempts, j.locked_until
             """, new { Limit = limit, Lease = Math.Max(30, options.TimeoutSeconds * 6) }, ct);
-        foreach (var job in jobs)
-            await ApplyAsync(job, ct);
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            try
+            {
+                await ApplyAsync(jobs[i], ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Shutting down: the jobs of this batch not yet applied (and the current one, if it was
+                // stopped before it could hand itself back) are released now, not when their lease runs
+                // out minutes later. Only while the lease is still ours (same locked_until).
+                await db.QueryOnceAsync<int>(Worker, """
+                    update calendar_jobs set locked_until = null
+                     where id = any(@Ids) and locked_until = @Until
+                    returning 1
+                    """, new { Ids = jobs.Skip(i).Select(j => j.Id).ToArray(), Until = jobs[i].LockedUntil }, CancellationToken.None);
+                throw;
+            }
+        }
         return jobs.Count;
     }
 

@@ -16,11 +16,11 @@ public sealed partial class CalendarSync(Db db, GoogleCalendarClient google, Cal
     static readonly RequestClaims Worker = RequestClaims.AsSystem(SystemPath.Worker);
 
     public sealed record Target(Guid ClinicId, Guid PractitionerId, string CalendarId, string? SyncToken,
-        string? ChannelId, string? ChannelResourceId, DateTimeOffset? ChannelExpiresAt, string Timezone);
+        string? ChannelId, string? ChannelResourceId, DateTimeOffset? ChannelExpiresAt, string Timezone, DateTimeOffset? LockedUntil = null);
 
     const string Returning = """
         returning s.clinic_id, s.practitioner_id, s.calendar_id, s.sync_token, s.channel_id, s.channel_resource_id,
-                  s.channel_expires_at, (select timezone from clinics c where c.id = s.clinic_id)
+                  s.channel_expires_at, (select timezone from clinics c where c.id = s.clinic_id), s.locked_until
         """;
 
     TimeSpan Lease => TimeSpan.FromSeconds(Math.Max(120, options.TimeoutSeconds * 20));
@@ -39,8 +39,29 @@ public sealed partial class CalendarSync(Db db, GoogleCalendarClient google, Cal
               from due where s.clinic_id = due.clinic_id and s.practitioner_id = due.practitioner_id
             {Returning}
             """, new { Limit = limit, Lease = Lease.TotalSeconds }, ct);
-        foreach (var t in due)
-            await SyncAsync(Worker, t, ct);
+        for (var i = 0; i < due.Count; i++)
+        {
+            try
+            {
+                await SyncAsync(Worker, due[i], ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Shutting down: calendars of this batch not yet synced are released now rather than when
+                // their lease runs out, while the lease is still ours.
+                await db.QueryOnceAsync<int>(Worker, """
+                    update calendar_syncs set locked_until = null
+                     where clinic_id = any(@Clinics) and practitioner_id = any(@Practitioners) and locked_until = @Until
+                    returning 1
+                    """, new
+                {
+                    Clinics = due.Skip(i).Select(t => t.ClinicId).ToArray(),
+                    Practitioners = due.Skip(i).Select(t => t.PractitionerId).ToArray(),
+                    Until = due[i].LockedUntil,
+                }, CancellationToken.None);
+                throw;
+            }
+        }
         return due.Count;
     }
 

@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Frontdesk.Tests.Infrastructure;
@@ -233,6 +235,37 @@ public class CalendarPushTests(GoogleFakeFixture google)
         await WaitForStatusAsync(admin2, c.Id, first, "synced");
         await WaitForStatusAsync(admin2, c.Id, second, "synced");
         Assert.Equal(2, _fake.LiveEvents(cal).Count);
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from calendar_jobs where clinic_id = $1 and done_at is null", c.Id));
+    }
+
+    [Fact]
+    public async Task A_worker_stopped_mid_batch_hands_back_every_job_of_the_batch_at_once()
+    {
+        // CI saw a job wait out its 3-minute lease after a restart: it had been claimed in the same batch
+        // as the job being applied when the instance stopped, and nothing released it.
+        var c = await TestClinic.CreateAsync(slots: 3, patients: 3);
+        var cal = NewCalendarId();
+        await using var app = Start(_fake).WithWebHostBuilder(b => b.ConfigureTestServices(TestApp.WithoutWorkers));
+        using var admin = app.As(c.Id);
+        await LinkAsync(_fake, admin, c, cal);
+        for (var i = 0; i < 3; i++) await ClaimAsync(admin, c, i, i);
+        Assert.Equal(3L, await TestApp.ScalarAsync<long>("select count(*) from calendar_jobs where clinic_id = $1 and done_at is null", c.Id));
+
+        // The first insert lands in Google and then hangs; the instance stops while it waits.
+        _fake.DelayNextInsert = TimeSpan.FromSeconds(20);
+        var push = app.Services.GetRequiredService<Frontdesk.Calendar.CalendarPush>();
+        using var stop = new CancellationTokenSource();
+        var run = push.RunDueAsync(16, stop.Token);
+        await WaitUntilAsync(() => _fake.LiveEvents(cal).Count == 1, 30);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>(
+            "select count(*) from calendar_jobs where clinic_id = $1 and locked_until > now()", c.Id));
+        // So the next pass (here or on another instance) takes all three now, and the hung insert's
+        // event is recognised rather than duplicated.
+        Assert.Equal(3, await push.RunDueAsync(16, CancellationToken.None));
+        Assert.Equal(3, _fake.LiveEvents(cal).Count);
         Assert.Equal(0L, await TestApp.ScalarAsync<long>("select count(*) from calendar_jobs where clinic_id = $1 and done_at is null", c.Id));
     }
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.TestHost;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -56,6 +58,34 @@ public class CalendarSyncTests(GoogleFakeFixture google)
         Assert.True((await AvailabilityAsync(admin, c))[c.SlotIds[2]]);
         Assert.Equal(c.SlotIds[2].ToString(), (await TestClinic.Json(await admin.PostAsJsonAsync("/functions/v1/claim_slot_atomic",
             new { slotId = c.SlotIds[2], patientId = c.PatientIds[1], clinicId = c.Id }))).GetProperty("slotId").GetString());
+    }
+
+    [Fact]
+    public async Task A_worker_stopped_mid_batch_releases_every_calendar_of_the_batch_at_once()
+    {
+        var a = await TestClinic.CreateAsync(slots: 1, patients: 0);
+        var b = await TestClinic.CreateAsync(slots: 1, patients: 0);
+        var (calA, calB) = (NewCalendarId(), NewCalendarId());
+        await using var app = Start(_fake).WithWebHostBuilder(w => w.ConfigureTestServices(TestApp.WithoutWorkers));
+        using (var admin = app.As(a.Id)) await LinkAsync(_fake, admin, a, calA);
+        using (var admin = app.As(b.Id)) await LinkAsync(_fake, admin, b, calB);
+        // Both due, A first of everything due on this database; A's events.list hangs and the instance stops.
+        await TestApp.ExecAsync("update calendar_syncs set next_sync_at = '2000-01-01', locked_until = null where clinic_id = $1", a.Id);
+        await TestApp.ExecAsync("update calendar_syncs set next_sync_at = '2000-01-02', locked_until = null where clinic_id = $1", b.Id);
+        _fake.DelayNextListOf = (calA, TimeSpan.FromSeconds(20));
+        var sync = app.Services.GetRequiredService<Frontdesk.Calendar.CalendarSync>();
+        using var stop = new CancellationTokenSource();
+        var run = sync.RunDueAsync(2, stop.Token);
+        await CalendarPushTests.WaitUntilAsync(() => _fake.DelayNextListOf is null, 30);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+
+        Assert.Equal(0L, await TestApp.ScalarAsync<long>(
+            "select count(*) from calendar_syncs where clinic_id in ($1, $2) and locked_until is not null", a.Id, b.Id));
+        // The next pass takes both now.
+        Assert.Equal(2, await sync.RunDueAsync(2, CancellationToken.None));
+        Assert.Equal(2L, await TestApp.ScalarAsync<long>(
+            "select count(*) from calendar_syncs where clinic_id in ($1, $2) and state = 'ok' and locked_until is null", a.Id, b.Id));
     }
 
     [Fact]

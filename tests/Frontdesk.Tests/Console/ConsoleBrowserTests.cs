@@ -109,7 +109,13 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
             await Assertions.Expect(page.Locator("ul.items > li").First).ToContainTextAsync("Needs review");
             await page.GetByRole(AriaRole.Button, new() { Name = "Try again" }).ClickAsync();
             await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Done.");
-            Assert.Equal("pending", await TestApp.ScalarAsync<string>("select calendar_status from bookings where id = $1", failedBooking));
+            // Re-armed (a new version of the job, the booking no longer 'failed'). Any instance's calendar worker
+            // on this database may already have converged it (the test suite's calendar tests run such
+            // instances), so the state after that is not asserted here.
+            Assert.Equal("1|2", await TestApp.ScalarAsync<string>("""
+                select (b.calendar_status is distinct from 'failed')::int || '|' || j.version
+                from bookings b join calendar_jobs j on j.clinic_id = b.clinic_id and j.booking_id = b.id where b.id = $1
+                """, failedBooking));
             await page.GetByRole(AriaRole.Button, new() { Name = "Mark as sent" }).ClickAsync();
             await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("Done.");
             Assert.Equal("sent", await TestApp.ScalarAsync<string>("select status from sms_messages where id = $1", review));
