@@ -33,8 +33,9 @@ public sealed class LoadClaim : IBenchCommand
         var rounds = legacy ? 3 : 2;   // the legacy variants use the third round's slots
         await using var host = await BenchHost.StartAsync(durable: args.Contains("--fsync"));
         Console.WriteLine($"fsync {(args.Contains("--fsync") ? "on" : "off")}; load average at start: {LoadTenantRead.LoadAverage()}");
-        var (clinic, _, slots, patients) = await host.SeedClinicAsync(slots: perRun + rounds * raw + 5, patients: 100);
-        var (offClinic, _, offSlots, offPatients) = await host.SeedClinicAsync(slots: rounds * raw, patients: 10);
+        // The raw one-clinic runs, chain on and off, go into the HTTP run's clinic, after its 4,000 bookings
+        // (with their audit rows and reminders): a clinic with a history, against ten fresh ones.
+        var (clinic, _, slots, patients) = await host.SeedClinicAsync(slots: perRun + 5 + (rounds + 2) * raw, patients: 100);
         var spread = new List<(Guid Clinic, List<Guid> Slots, List<Guid> Patients)>();
         for (var c = 0; c < 10; c++)
         {
@@ -69,8 +70,8 @@ public sealed class LoadClaim : IBenchCommand
             });
             return rate;
         }
-        List<(Guid, Guid, Guid)> One(int round) => Enumerable.Range(0, raw).Select(i => (slots[perRun + round * raw + i], patients[i % 100], clinic)).ToList();
-        List<(Guid, Guid, Guid)> Off(int round) => Enumerable.Range(0, raw).Select(i => (offSlots[round * raw + i], offPatients[i % 10], offClinic)).ToList();
+        List<(Guid, Guid, Guid)> One(int round) => Enumerable.Range(0, raw).Select(i => (slots[perRun + 5 + round * raw + i], patients[i % 100], clinic)).ToList();
+        List<(Guid, Guid, Guid)> Off(int round) => Enumerable.Range(0, raw).Select(i => (slots[perRun + 5 + (rounds + round) * raw + i], patients[i % 100], clinic)).ToList();
         List<(Guid, Guid, Guid)> Ten(int round) => Enumerable.Range(0, raw).Select(i =>
         {
             var (c, s, p) = spread[i % 10];
@@ -111,7 +112,7 @@ public sealed class LoadClaim : IBenchCommand
         }
 
         // Hot: 100 clients fighting over 5 slots.
-        var hot = slots.Skip(perRun + rounds * raw).Take(5).ToList();
+        var hot = slots.Skip(perRun).Take(5).ToList();
         var hotStatuses = new System.Collections.Concurrent.ConcurrentDictionary<HttpStatusCode, int>();
         var (hotSamples, hotRate) = await Samples.RunAsync(100, TimeSpan.FromMinutes(1), 1000, async i =>
         {

@@ -4,18 +4,19 @@
 -- FOR KEY SHARE until the transaction ends (PostgreSQL's referential-integrity check). Several
 -- transactions holding that lock on one row share it through a MultiXact: each new locker creates a
 -- new MultiXact of all current holders and rewrites the row's xmax under an exclusive lock on its
--- page. So every audited write, booking, reminder and message of a clinic went through one hot row.
--- Measured with pgbench (32 clients, claim_slot_atomic on fresh slots, chain sealer stopped, 2 cores):
--- one clinic 1,306–1,451 claims/s against ten clinics 1,927–2,169 (one/ten 0.63–0.70), with one
--- practitioner or ten alike; with those foreign keys dropped, one/ten 0.94–0.97.
+-- page. So every audited write, booking, reminder and message of a clinic went through one hot row,
+-- and concurrent writers of one clinic waited on it where writers of different clinics did not.
+-- Measured with `load claim` (raw claim_slot_atomic at 32 connections into one clinic that holds the
+-- HTTP run's 4,000 bookings, against ten fresh clinics; one run each, 2 cores, after
+-- …_reminders_arm_one_booking.sql): one/ten 0.85 and one/chain-off 0.87 with these keys on the clinic
+-- row; 0.99 and 0.95 on the stripes.
 --
 -- The keys stay; they point at one of 16 stripe rows of the clinic instead of the clinic row. Each
 -- row of the busy tables takes a random stripe (a column default), so concurrent writers of one
 -- clinic lock different rows, as writers of different clinics always did. Deleting a clinic still
 -- removes everything: clinics → clinic_stripes → these tables, each ON DELETE CASCADE. A row still
 -- cannot name a clinic that does not exist, and the key includes clinic_id (Citus, README "Past one
--- database"). Measured with the stripes (same pgbench runs): one/ten 0.99–1.03, and 1.02 with the
--- sealer running.
+-- database").
 --
 -- Configuration tables (practitioners, patients, procedures, settings, keys, knowledge, staff) keep
 -- their plain key: they are written rarely, one row at a time.

@@ -330,7 +330,7 @@ public class BookingPageTests(TwilioFixture fx)
         var content = attack switch
         {
             "missing field" => Form(("slot", slot)),
-            "forged field" => Form(("csrf", "A" + Csrf(doc)[1..]), ("slot", slot)),
+            "forged field" => Form(("csrf", (Csrf(doc)[0] == 'A' ? "B" : "A") + Csrf(doc)[1..]), ("slot", slot)),   // never the token itself
             "field of another link" => Form(("csrf", Csrf(otherDoc)), ("slot", slot)),
             _ => Form(("csrf", Csrf(doc)), ("slot", slot)),
         };

@@ -17,7 +17,10 @@ public class ConsoleAttendanceAndStatsTests
         var (clinic, patient, _) = await ClinicAsync(firstSlot: start, slots: 12);
         var past = await BookAsync(clinic.Id, clinic.SlotIds[0], patient);
         var future = await BookAsync(clinic.Id, clinic.SlotIds[11], patient);
-        var day = start.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        var london = TimeZoneInfo.FindSystemTimeZoneById("Europe/London");
+        var day = TimeZoneInfo.ConvertTime(start, london).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        // The bookings are made now: between midnight and 3 am that is the day after the appointment's.
+        var today = TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, london).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var (client, _) = await ConsoleClient.SignedInAsync(clinic.Id, "doctor");
         using var _c = client;
 
@@ -49,12 +52,12 @@ public class ConsoleAttendanceAndStatsTests
         Assert.Equal("Mark arrived", row.QuerySelector($"form[action='{mark}'] button")!.TextContent);
 
         // Counted in the reports for the day, then uncounted once corrected.
-        var reports = await client.GetAsync($"{ConsoleRoutes.Reports}?from={day}&to={day}");
+        var reports = await client.GetAsync($"{ConsoleRoutes.Reports}?from={day}&to={today}");
         Assert.Equal("1", Fact(reports, "Did not arrive"));
         Assert.Equal("2", Fact(reports, "Booked by staff"));
         Assert.Equal(HttpStatusCode.Redirect, (await client.PostAsync(mark, ("attended", "true"))).Status);
         Assert.Equal("attended", await TestApp.ScalarAsync<string>("select attendance from bookings where id = $1", past));
-        Assert.Equal("0", Fact(await client.GetAsync($"{ConsoleRoutes.Reports}?from={day}&to={day}"), "Did not arrive"));
+        Assert.Equal("0", Fact(await client.GetAsync($"{ConsoleRoutes.Reports}?from={day}&to={today}"), "Did not arrive"));
 
         // Another clinic's staff cannot mark it.
         var other = await TestClinic.CreateAsync(slots: 0, patients: 0);

@@ -55,7 +55,7 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
         Assert.False((await VapiToolAsync(anon, secret, callId, caller, "request_callback", new { reason = "wants to move her consultation", preferredTime = "after 5pm" })).Error);
         Assert.False((await VapiToolAsync(anon, secret, callId, caller, "lookup_knowledge", new { question = "Is there parking near you?" })).Error);
         Assert.True((await ConsoleClient.PostVapiAsync(anon, secret, ConsoleClient.EndOfCallReport(callId, caller,
-                DateTimeOffset.UtcNow.AddMinutes(-3), "AI: Hello, Harley Street Aesthetics.\nUser: Hi, this is Maria, how much is a rhinoplasty? Sorry, I have to go.",
+                ConsoleClient.EarlierToday(TimeSpan.FromMinutes(3)), "AI: Hello, Harley Street Aesthetics.\nUser: Hi, this is Maria, how much is a rhinoplasty? Sorry, I have to go.",
                 summary: "Maria asked about rhinoplasty prices and hung up before booking."))).IsSuccessStatusCode);
         var callbackId = await TestApp.ScalarAsync<Guid>("select id from callbacks where clinic_id = $1", clinic.Id);
         var gapId = await TestApp.ScalarAsync<Guid>("select id from knowledge_gaps where clinic_id = $1", clinic.Id);

@@ -89,6 +89,17 @@ public sealed class ConsoleClient : IDisposable
     }
 
     /// <summary>An end-of-call report shaped as Vapi sends it (outcomes at the top, a start-of-call snapshot nested).</summary>
+    /// <summary><paramref name="ago"/> before now, but not before the clinic's midnight: a call the test makes
+    /// "a few minutes ago" must still be on today's pages when the test runs just after midnight.</summary>
+    public static DateTimeOffset EarlierToday(TimeSpan ago, string timezone = "Europe/London")
+    {
+        var now = DateTimeOffset.UtcNow;
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(timezone);
+        var local = TimeZoneInfo.ConvertTime(now, zone);
+        var midnight = new DateTimeOffset(local.Date, zone.GetUtcOffset(local.Date)).ToUniversalTime();
+        return now - ago < midnight ? midnight : now - ago;
+    }
+
     public static string EndOfCallReport(string callId, string phone, DateTimeOffset endedAt, string transcript, string? summary = null,
         string endedReason = "customer-ended-call") => JsonSerializer.Serialize(new
     {

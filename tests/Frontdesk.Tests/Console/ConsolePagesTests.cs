@@ -24,7 +24,7 @@ public class ConsolePagesTests
         var (clinic, secret) = await ClinicWithSecretAsync();
         var phone = "+44790" + Random.Shared.Next(1000000, 9999999);
         using var api = TestApp.Client(null);
-        var report = ConsoleClient.EndOfCallReport("call-" + Guid.NewGuid().ToString("N"), phone, DateTimeOffset.UtcNow.AddMinutes(-2),
+        var report = ConsoleClient.EndOfCallReport("call-" + Guid.NewGuid().ToString("N"), phone, ConsoleClient.EarlierToday(TimeSpan.FromMinutes(2)),
             "AI: Hello.\nUser: Hi, I'm Jane Doe, I'd like to ask about rhinoplasty. Oh I have to go, bye.",
             summary: "Jane Doe (call back on " + phone + ") asked about rhinoplasty prices and hung up.");
         Assert.Equal(HttpStatusCode.OK, (await ConsoleClient.PostVapiAsync(api, secret, report)).StatusCode);
@@ -292,7 +292,7 @@ public class ConsolePagesTests
         var (clinic, secret) = await ClinicWithSecretAsync(slots: 0, patients: 0);
         using (var anon = TestApp.Client(null))
             await ConsoleClient.PostVapiAsync(anon, secret, ConsoleClient.EndOfCallReport("call-" + Guid.NewGuid().ToString("N"), "+447900555123",
-                DateTimeOffset.UtcNow.AddMinutes(-1), "User: rhinoplasty please, bye"));
+                ConsoleClient.EarlierToday(TimeSpan.FromMinutes(1)), "User: rhinoplasty please, bye"));
         var (client, _) = await ConsoleClient.SignedInAsync(clinic.Id, "admin");
         using var _c = client;
         var page = await client.GetAsync(ConsoleRoutes.Reports);
