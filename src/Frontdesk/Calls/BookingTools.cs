@@ -30,6 +30,7 @@ static class ToolArgs
 public sealed class CheckAvailabilityTool : IVapiTool, IVapiToolSchema
 {
     public string Name => "check_availability";
+    public bool ReadsOnly => true;
     public string Description => "Finds up to five free appointment times. Returns spoken times, each with the slot id to book.";
 
     public JsonObject Parameters() => ToolArgs.Schema(

@@ -215,6 +215,17 @@ public sealed partial class VapiIntake(Db db, IEnumerable<IVapiTool> tools, IEnu
     static async Task<(string? Result, string? Error)> InvokeAsync(VapiContext context, IVapiTool tool, VapiToolCall call, CancellationToken ct)
     {
         var s = context.Transaction;
+        if (tool.ReadsOnly)
+        {
+            try
+            {
+                return (VapiMessage.OneLine(await tool.InvokeAsync(context, call.Arguments, ct)), null);
+            }
+            catch (VapiToolException e)
+            {
+                return (null, VapiMessage.OneLine(e.Message));
+            }
+        }
         await s.ExecuteAsync("savepoint vapi_tool", null, ct);
         try
         {

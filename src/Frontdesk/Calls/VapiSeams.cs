@@ -27,6 +27,11 @@ public interface IVapiTool
 {
     string Name { get; }
     Task<string> InvokeAsync(VapiContext context, JsonElement arguments, CancellationToken ct);
+
+    /// <summary>True for a tool that only reads (its <see cref="VapiToolException"/>s come from its arguments,
+    /// never from a failed statement): it runs without the savepoint that undoes a tool's writes, two
+    /// round trips fewer on the busiest tool call (issue 16).</summary>
+    bool ReadsOnly => false;
 }
 
 /// <summary>

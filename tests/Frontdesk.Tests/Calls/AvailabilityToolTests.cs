@@ -113,4 +113,28 @@ public class AvailabilityToolTests
         Assert.True(answer.Error, answer.Text);
         Assert.Equal(spoken, answer.Text);
     }
+
+    [Fact]
+    public async Task A_refusal_of_the_read_only_tool_is_stored_for_its_tool_call_like_any_answer()
+    {
+        // check_availability runs without a savepoint (it only reads): its spoken refusal must still commit with
+        // the claim, so Vapi's retry of the same toolCallId gets the same answer without running it again.
+        var d = await DiaryAsync();
+        var callId = NewCall();
+        var toolCallId = "call_" + Guid.NewGuid().ToString("N");
+        var body = JsonSerializer.Serialize(ToolCall(callId, TwilioFixture.NewPhone(), toolCallId, "check_availability", new { partOfDay = "night" }));
+        async Task<(string Text, bool Error)> SendAsync()
+        {
+            using var client = TestApp.Factory.CreateClient();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/vapi/webhook") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Add("X-Vapi-Secret", d.Secret);
+            using var response = await client.SendAsync(request);
+            return Result(await TestClinic.Json(response));
+        }
+        var first = await SendAsync();
+        Assert.Equal((true, "Part of day should be morning, afternoon or evening."), (first.Error, first.Text));
+        Assert.Equal(first, await SendAsync());
+        Assert.Equal(1L, await TestApp.ScalarAsync<long>(
+            "select count(*) from vapi_events where clinic_id = $1 and call_id = $2 and response is not null", d.ClinicId, callId));
+    }
 }
