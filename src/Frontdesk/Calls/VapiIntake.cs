@@ -100,7 +100,7 @@ public sealed partial class VapiIntake(Db db, IEnumerable<IVapiTool> tools, IEnu
 
         DbSession session;
         long? claimId = null;
-        if (context.CallId is { } callId && call.Id is { Length: <= 300 } id)
+        if (!tool.ReadsOnly && context.CallId is { } callId && call.Id is { Length: <= 300 } id)
         {
             var claim = await VapiEvents.ClaimAsync(db, context.Claims, context.Clinic.Id, callId, "tool-calls", id,
                 VapiMessage.Time(context.Message.Get("timestamp")), options.DuplicateWait, ct);

@@ -29,8 +29,10 @@ public interface IVapiTool
     Task<string> InvokeAsync(VapiContext context, JsonElement arguments, CancellationToken ct);
 
     /// <summary>True for a tool that only reads (its <see cref="VapiToolException"/>s come from its arguments,
-    /// never from a failed statement): it runs without the savepoint that undoes a tool's writes, two
-    /// round trips fewer on the busiest tool call (issue 16).</summary>
+    /// never from a failed statement). Such a call has nothing to make idempotent or to undo: it runs in a
+    /// plain tenant transaction, without the toolCallId claim, the stored answer and the savepoint, and a
+    /// repeat of its toolCallId is answered afresh (issue 16: the busiest tool call, two writes and four round
+    /// trips fewer).</summary>
     bool ReadsOnly => false;
 }
 
