@@ -111,8 +111,10 @@ public sealed partial class KnowledgePrefetch(Db db, ILogger<KnowledgePrefetch> 
             await Task.Yield();   // the webhook answers Vapi now; the search runs on its own
             return await KnowledgeStore.SearchAsync(db, RequestClaims.ForClinic(clinicId, "vapi_agent", "agent"), clinicId, query, K, embeddings, CancellationToken.None);
         }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (Exception e)
         {
+            // Speculative: whatever went wrong (the database, the clinic's share of it, the embeddings), the model
+            // request searches for itself. A faulted prefetch must never become that request's failure.
             Log.PrefetchFailed(log, e.GetType().Name);
             return null;
         }
@@ -161,6 +163,13 @@ public sealed partial class KnowledgePrefetch(Db db, ILogger<KnowledgePrefetch> 
             Log.KnowledgeTooSlow(log, (int)budget.TotalMilliseconds);
             return ([], outcome + "-timeout");
         }
+        catch (Exception failure) when (failure is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // The search failed (database unreachable, the clinic's share of the pool taken, …): the turn is
+            // answered without context rather than not at all, as when the search is too slow.
+            Log.KnowledgeFailed(log, failure.GetType().Name);
+            return ([], outcome + "-error");
+        }
     }
 
     // A prefetch that did not run (replaced, dropped, failed) answers with a search of its own.
@@ -191,6 +200,9 @@ public sealed partial class KnowledgePrefetch(Db db, ILogger<KnowledgePrefetch> 
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Knowledge search exceeded its {BudgetMs} ms budget; answering without context")]
         public static partial void KnowledgeTooSlow(ILogger logger, int budgetMs);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Knowledge search failed with {ExceptionType}; answering without context")]
+        public static partial void KnowledgeFailed(ILogger logger, string exceptionType);
     }
 }
 

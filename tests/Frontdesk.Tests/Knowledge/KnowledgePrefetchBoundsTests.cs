@@ -45,6 +45,31 @@ public class KnowledgePrefetchBoundsTests
     }
 
     [Fact]
+    public async Task A_search_that_fails_leaves_the_turn_without_context_instead_of_failing_it()
+    {
+        // A database nobody answers on: the prefetch fails in the background and the model request's own search
+        // fails too. The custom-LLM turn must still be answered (CI once saw one turn in 40 end in a 500 here).
+        var port = System.Net.Sockets.TcpListener.Create(0) is var l ? Start(l) : 0;
+        static int Start(System.Net.Sockets.TcpListener l) { l.Start(); var p = ((System.Net.IPEndPoint)l.LocalEndpoint).Port; l.Stop(); return p; }
+        await using var nowhere = DatabaseHost.BuildDataSource($"Host=127.0.0.1;Port={port};Username=nobody;Database=none;Timeout=2;Pooling=false");
+        var prefetch = Prefetcher(nowhere);
+        var clinic = Guid.NewGuid();
+
+        prefetch.Start(clinic, "call-down", Question);
+        await IdleAsync(prefetch);
+        var (hits, outcome) = await prefetch.GetAsync(clinic, "call-down", Question, TimeSpan.FromSeconds(30), default);
+        Assert.Empty(hits);
+        Assert.Equal("hit-error", outcome);      // the faulted prefetch, then its own search, both failed
+        (hits, outcome) = await prefetch.GetAsync(clinic, "call-other", Question, TimeSpan.FromSeconds(30), default);
+        Assert.Empty(hits);
+        Assert.Equal("miss-error", outcome);
+        // The caller hanging up is still a cancellation, not an empty answer.
+        using var hungUp = new CancellationTokenSource();
+        await hungUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => prefetch.GetAsync(clinic, "call-gone", Question, TimeSpan.FromSeconds(30), hungUp.Token));
+    }
+
+    [Fact]
     public async Task A_burst_of_transcripts_across_calls_runs_at_most_the_instance_limit_and_drops_the_rest()
     {
         var clinic = await ClinicWithPricesAsync();
