@@ -36,25 +36,12 @@ public sealed partial class CalendarPush(Db db, GoogleCalendarClient google, Cal
               from due where j.clinic_id = due.clinic_id and j.id = due.id
             returning j.id, j.clinic_id, j.booking_id, j.version, j.attempts, j.locked_until
             """, new { Limit = limit, Lease = Math.Max(30, options.TimeoutSeconds * 6) }, ct);
-        for (var i = 0; i < jobs.Count; i++)
-        {
-            try
-            {
-                await ApplyAsync(jobs[i], ct);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                // Shutting down: the jobs of this batch not yet applied (and the current one, if it was
-                // stopped before it could hand itself back) are released now, not when their lease runs
-                // out minutes later. Only while the lease is still ours (same locked_until).
-                await db.QueryOnceAsync<int>(Worker, """
-                    update calendar_jobs set locked_until = null
-                     where id = any(@Ids) and locked_until = @Until
-                    returning 1
-                    """, new { Ids = jobs.Skip(i).Select(j => j.Id).ToArray(), Until = jobs[i].LockedUntil }, CancellationToken.None);
-                throw;
-            }
-        }
+        // Released on a stop only while the lease is still ours (same locked_until).
+        await ClaimedBatch.RunAsync(jobs, job => ApplyAsync(job, ct), rest => db.QueryOnceAsync<int>(Worker, """
+            update calendar_jobs set locked_until = null
+             where id = any(@Ids) and locked_until = @Until
+            returning 1
+            """, new { Ids = rest.Select(j => j.Id).ToArray(), Until = rest[0].LockedUntil }, CancellationToken.None), ct);
         return jobs.Count;
     }
 

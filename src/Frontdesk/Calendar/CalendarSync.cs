@@ -39,29 +39,17 @@ public sealed partial class CalendarSync(Db db, GoogleCalendarClient google, Cal
               from due where s.clinic_id = due.clinic_id and s.practitioner_id = due.practitioner_id
             {Returning}
             """, new { Limit = limit, Lease = Lease.TotalSeconds }, ct);
-        for (var i = 0; i < due.Count; i++)
+        // Released on a stop only while the lease is still ours (same locked_until).
+        await ClaimedBatch.RunAsync(due, t => SyncAsync(Worker, t, ct), rest => db.QueryOnceAsync<int>(Worker, """
+            update calendar_syncs set locked_until = null
+             where clinic_id = any(@Clinics) and practitioner_id = any(@Practitioners) and locked_until = @Until
+            returning 1
+            """, new
         {
-            try
-            {
-                await SyncAsync(Worker, due[i], ct);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                // Shutting down: calendars of this batch not yet synced are released now rather than when
-                // their lease runs out, while the lease is still ours.
-                await db.QueryOnceAsync<int>(Worker, """
-                    update calendar_syncs set locked_until = null
-                     where clinic_id = any(@Clinics) and practitioner_id = any(@Practitioners) and locked_until = @Until
-                    returning 1
-                    """, new
-                {
-                    Clinics = due.Skip(i).Select(t => t.ClinicId).ToArray(),
-                    Practitioners = due.Skip(i).Select(t => t.PractitionerId).ToArray(),
-                    Until = due[i].LockedUntil,
-                }, CancellationToken.None);
-                throw;
-            }
-        }
+            Clinics = rest.Select(t => t.ClinicId).ToArray(),
+            Practitioners = rest.Select(t => t.PractitionerId).ToArray(),
+            Until = rest[0].LockedUntil,
+        }, CancellationToken.None), ct);
         return due.Count;
     }
 

@@ -18,6 +18,29 @@ public sealed class CalendarSignal : IDisposable
     public void Dispose() => _gate.Dispose();
 }
 
+/// <summary>A batch of jobs or calendars claimed under a lease, worked through in order by one worker.</summary>
+static class ClaimedBatch
+{
+    /// <summary>Applies each item; when the worker is stopped part-way, <paramref name="release"/> gets the items
+    /// not yet done (the current one first, in case it was stopped before it could hand itself back), so
+    /// another instance can take them now rather than when their lease runs out minutes later.</summary>
+    public static async Task RunAsync<T>(IReadOnlyList<T> batch, Func<T, Task> apply, Func<IReadOnlyList<T>, Task> release, CancellationToken ct)
+    {
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try
+            {
+                await apply(batch[i]);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                await release([.. batch.Skip(i)]);
+                throw;
+            }
+        }
+    }
+}
+
 /// <summary>
 /// Applies calendar jobs and runs due syncs. Safe on any number of instances: jobs and syncs are
 /// claimed with FOR UPDATE SKIP LOCKED and a lease. Wakes when a booking change commits here

@@ -211,31 +211,22 @@ public sealed partial class VapiIntake(Db db, IEnumerable<IVapiTool> tools, IEnu
     }
 
     /// <summary>Runs the tool inside a savepoint: a <see cref="VapiToolException"/> undoes what it wrote
-    /// and becomes the spoken error; the rest of the transaction (the claim) stays.</summary>
+    /// and becomes the spoken error; the rest of the transaction (the claim) stays. A tool that only reads
+    /// has nothing to undo and runs without one.</summary>
     static async Task<(string? Result, string? Error)> InvokeAsync(VapiContext context, IVapiTool tool, VapiToolCall call, CancellationToken ct)
     {
         var s = context.Transaction;
-        if (tool.ReadsOnly)
-        {
-            try
-            {
-                return (VapiMessage.OneLine(await tool.InvokeAsync(context, call.Arguments, ct)), null);
-            }
-            catch (VapiToolException e)
-            {
-                return (null, VapiMessage.OneLine(e.Message));
-            }
-        }
-        await s.ExecuteAsync("savepoint vapi_tool", null, ct);
+        var savepoint = !tool.ReadsOnly;
+        if (savepoint) await s.ExecuteAsync("savepoint vapi_tool", null, ct);
         try
         {
             var result = VapiMessage.OneLine(await tool.InvokeAsync(context, call.Arguments, ct));
-            await s.ExecuteAsync("release savepoint vapi_tool", null, ct);
+            if (savepoint) await s.ExecuteAsync("release savepoint vapi_tool", null, ct);
             return (result, null);
         }
         catch (VapiToolException e)
         {
-            await s.ExecuteAsync("rollback to savepoint vapi_tool", null, ct);
+            if (savepoint) await s.ExecuteAsync("rollback to savepoint vapi_tool", null, ct);
             return (null, VapiMessage.OneLine(e.Message));
         }
     }
