@@ -20,15 +20,10 @@ namespace Frontdesk.Tests.BookingPage;
 [Collection("twilio")]
 public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper output)
 {
-    const string Chromium = "/usr/bin/chromium";
-
-    static readonly string[] ChromiumArgs =
-        ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
     [Fact]
     public async Task Patient_books_from_the_SMS_link_in_Chromium_on_a_360px_phone()
     {
-        Assert.True(File.Exists(Chromium), $"Chromium is missing at {Chromium}: install it with `apt-get install -y chromium` (.ci/run does).");
+        HeadlessChromium.AssertInstalled();
 
         await using var app = await KestrelApp.StartAsync(fx.Fake);
         var baseUrl = app.Urls.Single();
@@ -51,7 +46,7 @@ public partial class BookingPageBrowserTests(TwilioFixture fx, ITestOutputHelper
             using var playwright = await Playwright.CreateAsync();
             await using var browser = await playwright.Chromium.LaunchPersistentContextAsync(userData.FullName, new()
             {
-                ExecutablePath = Chromium, Args = ChromiumArgs, Headless = true,
+                ExecutablePath = HeadlessChromium.Path, Args = HeadlessChromium.Args, Headless = true,
                 ViewportSize = new() { Width = 360, Height = 740 }, IsMobile = true, HasTouch = true, DeviceScaleFactor = 2,
             });
             var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();

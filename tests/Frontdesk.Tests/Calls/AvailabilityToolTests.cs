@@ -44,13 +44,14 @@ public class AvailabilityToolTests
             await SlotAsync(At(later, 9, 30)));
     }
 
-    static async Task<(string Text, bool Error)> CheckAsync(Diary d, object arguments)
+    /// <summary>One check_availability tool call; a new phone call and tool call unless given.</summary>
+    static async Task<(string Text, bool Error)> CheckAsync(Diary d, object arguments, string? callId = null, string? toolCallId = null)
     {
         using var client = TestApp.Factory.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/vapi/webhook")
         {
-            Content = new StringContent(JsonSerializer.Serialize(ToolCall(NewCall(), TwilioFixture.NewPhone(), "call_" + Guid.NewGuid().ToString("N"),
-                "check_availability", arguments)), Encoding.UTF8, "application/json"),
+            Content = new StringContent(JsonSerializer.Serialize(ToolCall(callId ?? NewCall(), TwilioFixture.NewPhone(),
+                toolCallId ?? "call_" + Guid.NewGuid().ToString("N"), "check_availability", arguments)), Encoding.UTF8, "application/json"),
         };
         request.Headers.Add("X-Vapi-Secret", d.Secret);
         using var response = await client.SendAsync(request);
@@ -122,15 +123,7 @@ public class AvailabilityToolTests
         var d = await DiaryAsync();
         var callId = NewCall();
         var toolCallId = "call_" + Guid.NewGuid().ToString("N");
-        async Task<(string Text, bool Error)> SendAsync(object arguments)
-        {
-            var body = JsonSerializer.Serialize(ToolCall(callId, TwilioFixture.NewPhone(), toolCallId, "check_availability", arguments));
-            using var client = TestApp.Factory.CreateClient();
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/vapi/webhook") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            request.Headers.Add("X-Vapi-Secret", d.Secret);
-            using var response = await client.SendAsync(request);
-            return Result(await TestClinic.Json(response));
-        }
+        Task<(string Text, bool Error)> SendAsync(object arguments) => CheckAsync(d, arguments, callId, toolCallId);
         var first = await SendAsync(new { date = "tomorrow" });
         Assert.False(first.Error, first.Text);
         Assert.Equal([d.TomorrowMorning, d.TomorrowAfternoon, d.TomorrowEvening], Offered(d, first.Text));

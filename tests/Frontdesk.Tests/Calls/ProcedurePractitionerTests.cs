@@ -40,7 +40,8 @@ public class ProcedurePractitionerTests(TwilioFixture fx)
         return new Clinic(c, secret, name, longId, longSlots, shortId, shortSlots);
     }
 
-    static async Task<(Guid Id, Guid[] Slots)> PractitionerAsync(Guid clinicId, string name, DateTimeOffset start, int minutes, int count)
+    /// <summary>A practitioner with <paramref name="count"/> slots of <paramref name="minutes"/> from <paramref name="start"/>.</summary>
+    internal static async Task<(Guid Id, Guid[] Slots)> PractitionerAsync(Guid clinicId, string name, DateTimeOffset start, int minutes, int count)
     {
         using var svc = TestApp.Service();
         var id = (await TestClinic.Json(await svc.PostAsJsonAsync($"/api/clinics/{clinicId}/practitioners", new { name }))).GetProperty("id").GetGuid();
@@ -49,9 +50,9 @@ public class ProcedurePractitionerTests(TwilioFixture fx)
         return (id, gen.GetProperty("slots").EnumerateArray().Select(s => s.GetProperty("id").GetGuid()).ToArray());
     }
 
-    static async Task<JsonElement> PutProcedureAsync(HttpClient admin, Guid clinicId, string name, object body)
+    internal static async Task<JsonElement> PutProcedureAsync(HttpClient admin, Guid clinicId, string name, object body)
     {
-        var r = await admin.PutAsJsonAsync($"/api/clinics/{clinicId}/procedures/{name}", body);
+        var r = await admin.PutAsJsonAsync($"/api/clinics/{clinicId}/procedures/{Uri.EscapeDataString(name)}", body);
         Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
         return await r.Content.ReadFromJsonAsync<JsonElement>();
     }

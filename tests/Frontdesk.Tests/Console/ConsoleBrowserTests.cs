@@ -21,15 +21,10 @@ namespace Frontdesk.Tests.StaffConsole;
 /// </summary>
 public class ConsoleBrowserTests(ITestOutputHelper output)
 {
-    const string Chromium = "/usr/bin/chromium";
-
-    static readonly string[] ChromiumArgs =
-        ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
     [Fact]
     public async Task A_clinic_team_works_in_the_console_in_Chromium_at_1280_and_360_px()
     {
-        Assert.True(File.Exists(Chromium), $"Chromium is missing at {Chromium}: install it with `apt-get install -y chromium` (.ci/run does).");
+        HeadlessChromium.AssertInstalled();
         await using var app = await KestrelApp.StartAsync();
         var baseUrl = app.Urls.Single();
 
@@ -75,7 +70,7 @@ public class ConsoleBrowserTests(ITestOutputHelper output)
         var artifacts = BookingPageBrowserTests.ArtifactsDir();
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Args = ChromiumArgs, Headless = true });
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = HeadlessChromium.Path, Args = HeadlessChromium.Args, Headless = true });
 
         // --- the clinic's admin, on a desktop ---------------------------------------------------------
         await using (var desk = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } }))

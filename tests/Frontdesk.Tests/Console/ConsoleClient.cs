@@ -94,9 +94,7 @@ public sealed class ConsoleClient : IDisposable
     public static DateTimeOffset EarlierToday(TimeSpan ago, string timezone = "Europe/London")
     {
         var now = DateTimeOffset.UtcNow;
-        var zone = TimeZoneInfo.FindSystemTimeZoneById(timezone);
-        var local = TimeZoneInfo.ConvertTime(now, zone);
-        var midnight = new DateTimeOffset(local.Date, zone.GetUtcOffset(local.Date)).ToUniversalTime();
+        var (_, midnight, _) = TodayPage.Day(null, timezone, TimeProvider.System);   // the pages' own "today"
         return now - ago < midnight ? midnight : now - ago;
     }
 

@@ -49,9 +49,8 @@ public class KnowledgePrefetchBoundsTests
     {
         // A database nobody answers on: the prefetch fails in the background and the model request's own search
         // fails too. The custom-LLM turn must still be answered (CI once saw one turn in 40 end in a 500 here).
-        var port = System.Net.Sockets.TcpListener.Create(0) is var l ? Start(l) : 0;
-        static int Start(System.Net.Sockets.TcpListener l) { l.Start(); var p = ((System.Net.IPEndPoint)l.LocalEndpoint).Port; l.Stop(); return p; }
-        await using var nowhere = DatabaseHost.BuildDataSource($"Host=127.0.0.1;Port={port};Username=nobody;Database=none;Timeout=2;Pooling=false");
+        await using var nowhere = DatabaseHost.BuildDataSource(
+            $"Host=127.0.0.1;Port={Platform.FirstRunTests.FreePort()};Username=nobody;Database=none;Timeout=2;Pooling=false");
         var prefetch = Prefetcher(nowhere);
         var clinic = Guid.NewGuid();
 

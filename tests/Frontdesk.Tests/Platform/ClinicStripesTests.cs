@@ -1,3 +1,4 @@
+using Frontdesk.Platform;
 using Frontdesk.Tests.Infrastructure;
 using Npgsql;
 
@@ -63,6 +64,14 @@ public class ClinicStripesTests
         var clinic = await TestClinic.CreateAsync(slots: 0, patients: 0);
         Assert.Equal("0-15|16", await TestApp.ScalarAsync<string>(
             "select min(stripe) || '-' || max(stripe) || '|' || count(*) from clinic_stripes where clinic_id = $1", clinic.Id));
+
+        // A clinic sees its own stripes only, and no API role may change them.
+        var other = await TestClinic.CreateAsync(slots: 0, patients: 0);
+        await using var s = await TestApp.Db.BeginAsync(RequestClaims.ForClinic(clinic.Id, "stripes-test", "admin"), default);
+        Assert.Equal(16, (await s.QueryAsync<short>("select stripe from clinic_stripes")).Count);
+        Assert.Empty(await s.QueryAsync<short>("select stripe from clinic_stripes where clinic_id = @C", new { C = other.Id }));
+        var denied = await Assert.ThrowsAsync<PostgresException>(() => s.ExecuteAsync("delete from clinic_stripes where clinic_id = @C", new { C = clinic.Id }, default));
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
     }
 
     [Fact]

@@ -39,7 +39,8 @@ public class FirstRunTests
         return Process.Start(psi)!;
     }
 
-    static int FreePort()
+    /// <summary>A loopback port nothing listens on (just now): for a server to bind, or for a client to find closed.</summary>
+    internal static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();

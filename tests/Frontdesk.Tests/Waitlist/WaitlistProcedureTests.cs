@@ -4,6 +4,7 @@ using System.Text.Json;
 using Frontdesk.Tests.BookingPage;
 using Frontdesk.Tests.Calls;
 using Frontdesk.Tests.Infrastructure;
+using static Frontdesk.Tests.Calls.ProcedurePractitionerTests;
 using static Frontdesk.Tests.Calls.VapiPayloads;
 using static Frontdesk.Tests.Manage.PatientScenario;
 using static Frontdesk.Tests.Waitlist.WaitlistKit;
@@ -21,21 +22,6 @@ public class WaitlistProcedureTests(TwilioFixture fx)
     static readonly string[] NoseSynonyms = ["nose job"];
     static readonly string[] FaceSynonyms = ["face lift"];
     static readonly string[] BreastSynonyms = ["boob job"];
-
-    static async Task PutProcedureAsync(HttpClient admin, Guid clinicId, string name, object body)
-    {
-        var r = await admin.PutAsJsonAsync($"/api/clinics/{clinicId}/procedures/{Uri.EscapeDataString(name)}", body);
-        Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
-    }
-
-    static async Task<(Guid Id, Guid[] Slots)> PractitionerAsync(Guid clinicId, string name, DateTimeOffset start, int minutes, int count)
-    {
-        using var svc = TestApp.Service();
-        var id = (await TestClinic.Json(await svc.PostAsJsonAsync($"/api/clinics/{clinicId}/practitioners", new { name }))).GetProperty("id").GetGuid();
-        var gen = await TestClinic.Json(await svc.PostAsJsonAsync($"/api/clinics/{clinicId}/slots",
-            new { practitionerId = id, startsAt = start, endsAt = start.AddMinutes(minutes * count), durationMinutes = minutes }));
-        return (id, gen.GetProperty("slots").EnumerateArray().Select(s => s.GetProperty("id").GetGuid()).ToArray());
-    }
 
     /// <summary>Dr Test's 30-minute slots all booked (the one at <paramref name="slot"/> by "Booked Already"),
     /// and Dr Other with two free 30-minute slots the day after.</summary>
@@ -140,8 +126,9 @@ public class WaitlistProcedureTests(TwilioFixture fx)
         Assert.Equal([spare], SlotValues(taken));
     }
 
-    [Fact]
-    public async Task A_claim_through_an_old_offer_link_withdraws_the_entrys_newer_offer_and_releases_its_hold()
+    /// <summary>A patient waiting for Dr Test is offered the cancelled time (the text's link is kept), lets the
+    /// offer lapse, and waits again.</summary>
+    async Task<(Scene Scene, Guid PatientId, Guid Entry, string OldPath)> FirstOfferLapsedAsync()
     {
         var s = await SceneAsync(slots: 4, slot: 1);
         using var staff = fx.As(s.Clinic.Id, "receptionist");
@@ -153,6 +140,14 @@ public class WaitlistProcedureTests(TwilioFixture fx)
         await LapseAsync(first);
         await EventuallyAsync(async () => await TestApp.ScalarAsync<string>("select status from waitlist_entries where id = $1", entry) == "waiting",
             "the first offer's lapse");
+        return (s, patient.Id, entry, oldPath);
+    }
+
+    [Fact]
+    public async Task A_claim_through_an_old_offer_link_withdraws_the_entrys_newer_offer_and_releases_its_hold()
+    {
+        var (s, _, entry, oldPath) = await FirstOfferLapsedAsync();
+        using var staff = fx.As(s.Clinic.Id, "receptionist");
 
         // Another of Dr Test's bookings is cancelled: the entry gets a second offer, held for it.
         var otherBooking = await TestApp.ScalarAsync<Guid>("select id from bookings where slot_id = $1 and status = 'confirmed'", s.Clinic.SlotIds[2]);
@@ -177,16 +172,8 @@ public class WaitlistProcedureTests(TwilioFixture fx)
     [Fact]
     public async Task Through_an_old_offer_link_the_time_a_newer_offer_holds_for_the_same_entry_can_be_booked_under_that_hold()
     {
-        var s = await SceneAsync(slots: 4, slot: 1);
+        var (s, patientId, entry, oldPath) = await FirstOfferLapsedAsync();
         using var staff = fx.As(s.Clinic.Id, "receptionist");
-        var patient = await PatientAsync(s.Clinic, "Waiting Long");
-        var entry = await JoinAsync(staff, s.Clinic.Id, new { patientId = patient.Id, practitionerId = s.Clinic.PractitionerId });
-        await CancelAsync(s);
-        var first = await OfferedAsync(s.Clinic.Id, entry);
-        var oldPath = ClaimPath((await SmsAsync(fx.Fake, patient.Phone, 1)).Body);
-        await LapseAsync(first);
-        await EventuallyAsync(async () => await TestApp.ScalarAsync<string>("select status from waitlist_entries where id = $1", entry) == "waiting",
-            "the first offer's lapse");
         // The first time goes to someone else; another frees up and is offered (and held) for the entry.
         await BookAsync(s.Clinic, (await PatientAsync(s.Clinic, "Quicker")).Id, s.SlotId);
         var otherBooking = await TestApp.ScalarAsync<Guid>("select id from bookings where slot_id = $1 and status = 'confirmed'", s.Clinic.SlotIds[2]);
@@ -200,7 +187,7 @@ public class WaitlistProcedureTests(TwilioFixture fx)
         var ok = await browser.PostAsync(oldPath, Form(("csrf", Csrf(doc)), ("slot", second.SlotId.ToString())));
         Assert.Equal(HttpStatusCode.Redirect, ok.StatusCode);
         var bookingId = await TestApp.ScalarAsync<Guid>("select id from bookings where slot_id = $1 and status = 'confirmed'", second.SlotId);
-        Assert.Equal(patient.Id, await TestApp.ScalarAsync<Guid>("select patient_id from bookings where id = $1", bookingId));
+        Assert.Equal(patientId, await TestApp.ScalarAsync<Guid>("select patient_id from bookings where id = $1", bookingId));
         Assert.Equal($"claimed|{bookingId}", await TestApp.ScalarAsync<string>("select status || '|' || booking_id from waitlist_offers where id = $1", second.Id));
         Assert.Equal($"booked|{bookingId}", await TestApp.ScalarAsync<string>("select status || '|' || booking_id from waitlist_entries where id = $1", entry));
     }
